@@ -1,0 +1,22 @@
+"""funnel_models: where B2B leads stall between marketing and sales.
+
+>>> import funnel_models as fm
+>>> fm.Funnel.default().progression
+('Lead', 'MQL', 'SAL', 'SQL', 'Opportunity')
+"""
+
+from __future__ import annotations
+
+from funnel_models._errors import FunnelConfigError, FunnelDataError, NotFittedError
+from funnel_models.stages import Funnel, Stage
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Funnel",
+    "FunnelConfigError",
+    "FunnelDataError",
+    "NotFittedError",
+    "Stage",
+    "__version__",
+]

@@ -1,0 +1,5 @@
+import sys
+
+from funnel_models.cli import main
+
+sys.exit(main())
