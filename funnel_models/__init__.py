@@ -8,6 +8,8 @@
 from __future__ import annotations
 
 from funnel_models._errors import FunnelConfigError, FunnelDataError, NotFittedError
+from funnel_models.conversion import stage_counts
+from funnel_models.dataset import FunnelDataset, load
 from funnel_models.stages import Funnel, Stage
 
 __version__ = "0.1.0"
@@ -16,7 +18,10 @@ __all__ = [
     "Funnel",
     "FunnelConfigError",
     "FunnelDataError",
+    "FunnelDataset",
     "NotFittedError",
     "Stage",
     "__version__",
+    "load",
+    "stage_counts",
 ]

@@ -91,7 +91,13 @@ _DEFAULT = {
         {
             "name": "SAL",
             "owner": "sales",
-            "aliases": ["Sales Accepted Lead", "Sales Accepted", "Accepted", "Working", "Contacted"],
+            "aliases": [
+                "Sales Accepted Lead",
+                "Sales Accepted",
+                "Accepted",
+                "Working",
+                "Contacted",
+            ],
         },
         {
             "name": "SQL",
@@ -302,7 +308,9 @@ class Funnel:
         for s in self.stages:
             spellings.update({normalize_stage_key(a): a for a in s.aliases})
         spellings.update({normalize_stage_key(a): a for a in self.extra_aliases})
-        match = difflib.get_close_matches(normalize_stage_key(value), list(mapping), n=1, cutoff=0.6)
+        match = difflib.get_close_matches(
+            normalize_stage_key(value), list(mapping), n=1, cutoff=0.6
+        )
         if not match:
             return None
         spelled = spellings[match[0]]

@@ -1,0 +1,186 @@
+"""Vectorised parsing of CRM values: timestamps, ids, numbers, booleans.
+
+Every parser returns the parsed values and a boolean mask of the values that
+were present but could not be parsed, so the caller can reject those rows with
+a reason instead of silently turning them into NaN.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+TIMESTAMP_DTYPE = "datetime64[ns, UTC]"
+
+# Values outside this window are typos or placeholders (1900-01-01, 1970-01-01, 9999-12-31).
+PLAUSIBLE_FROM = pd.Timestamp("1980-01-01", tz="UTC")
+PLAUSIBLE_UNTIL = pd.Timestamp("2100-01-01", tz="UTC")
+
+_TZ_SUFFIX = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$")
+_TZ_WORD = re.compile(r"\s*\b(?:UTC|GMT)\b\s*$", re.IGNORECASE)
+_EPOCH = re.compile(r"^\d{9,13}(?:\.0+)?$")
+_DOTTED = re.compile(r"^\d{1,2}\.\d{1,2}\.\d{4}")
+
+# Common CRM export formats, tried after ISO 8601. Month-first (US: Salesforce,
+# HubSpot in en-US) by default; day-first when asked. Dotted dates are always day-first.
+_TIMES = ("%H:%M:%S", "%H:%M", "%I:%M:%S %p", "%I:%M %p")
+_US = tuple(f"%m/%d/%Y {t}" for t in _TIMES) + ("%m/%d/%Y", "%m/%d/%y %H:%M", "%m/%d/%y")
+_EU = tuple(f"%d/%m/%Y {t}" for t in _TIMES) + ("%d/%m/%Y", "%d/%m/%y %H:%M", "%d/%m/%y")
+_ALWAYS = (
+    "%d.%m.%Y %H:%M:%S",
+    "%d.%m.%Y %H:%M",
+    "%d.%m.%Y",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y/%m/%d",
+    "%d-%m-%Y %H:%M:%S",
+    "%d-%m-%Y %H:%M",
+    "%d-%m-%Y",
+    "%d %b %Y %H:%M",
+    "%d %b %Y",
+    "%b %d, %Y %I:%M %p",
+    "%b %d, %Y",
+    "%d %B %Y",
+    "%B %d, %Y",
+)
+
+
+def blank_mask(values: pd.Series) -> pd.Series:
+    """True where a value is missing or only white space."""
+    if values.dtype.kind in "biufcmM":
+        return values.isna().astype(bool)
+    text = values.astype("string")
+    return (text.isna() | (text.str.strip() == "")).fillna(True).astype(bool)
+
+
+def parse_timestamps(
+    values: pd.Series, *, timezone: str = "UTC", dayfirst: bool = False
+) -> tuple[pd.Series, pd.Series]:
+    """Parse timestamps into timezone-aware UTC.
+
+    Naive values are read in ``timezone``; values with an offset or ``Z`` are
+    converted. Returns ``(parsed, bad)`` where ``bad`` marks present values that
+    are unparsable or implausible (before 1980 or after 2100).
+    """
+    index = values.index
+    blank = blank_mask(values)
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        parsed = values.dt.tz_convert("UTC")
+    elif values.dtype.kind == "M":
+        parsed = _localize(values, timezone)
+    elif values.dtype.kind in "iuf":
+        parsed = _from_epoch(values.astype("float64"))
+    else:
+        text = values.astype("string").str.strip()
+        text = text.where(~blank, None)
+        parsed = pd.Series(pd.NaT, index=index, dtype=TIMESTAMP_DTYPE)
+        todo = ~blank
+        # Strings with an explicit zone: "2024-03-05T14:22:01Z", "... +01:00", "... UTC".
+        text = text.str.replace(_TZ_WORD, "+00:00", regex=True)
+        aware = todo & text.str.contains(_TZ_SUFFIX, regex=True).fillna(False)
+        aware &= ~text.str.match(_EPOCH).fillna(False)
+        if aware.any():
+            got = pd.to_datetime(text[aware], format="ISO8601", utc=True, errors="coerce")
+            parsed[aware] = got.astype(TIMESTAMP_DTYPE)
+            todo &= ~aware
+        epoch = todo & text.str.match(_EPOCH).fillna(False)
+        if epoch.any():
+            parsed[epoch] = _from_epoch(text[epoch].astype("float64"))
+            todo &= ~epoch
+        if todo.any():
+            naive = pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
+            remaining = todo.copy()
+            iso = remaining & ~text.str.match(_DOTTED).fillna(False)
+            if iso.any():
+                got = pd.to_datetime(text[iso], format="ISO8601", errors="coerce")
+                naive[iso] = got.astype("datetime64[ns]")
+                remaining &= naive.isna()
+            for fmt in (_EU if dayfirst else _US) + _ALWAYS:
+                if not remaining.any():
+                    break
+                got = pd.to_datetime(text[remaining], format=fmt, errors="coerce")
+                ok = got.notna()
+                if ok.any():
+                    naive[got.index[ok]] = got[ok].astype("datetime64[ns]")
+                    remaining[got.index[ok]] = False
+            parsed[todo] = _localize(naive[todo], timezone)
+    parsed = parsed.astype(TIMESTAMP_DTYPE)
+    implausible = parsed.notna() & ((parsed < PLAUSIBLE_FROM) | (parsed >= PLAUSIBLE_UNTIL))
+    parsed = parsed.mask(implausible)
+    bad = (~blank & parsed.isna()).astype(bool)
+    return parsed, bad
+
+
+def _localize(naive: pd.Series, timezone: str) -> pd.Series:
+    naive = naive.astype("datetime64[ns]")
+    # Ambiguous wall times (the repeated hour when clocks go back) are read as
+    # standard time; times skipped by the spring change move forward.
+    local = naive.dt.tz_localize(
+        timezone, ambiguous=np.zeros(len(naive), dtype=bool), nonexistent="shift_forward"
+    )
+    return local.dt.tz_convert("UTC")
+
+
+def _from_epoch(numbers: pd.Series) -> pd.Series:
+    """Unix time in seconds or milliseconds (HubSpot exports milliseconds)."""
+    millis = numbers.abs() >= 1e11
+    seconds = numbers.where(~millis, numbers / 1000.0)
+    out = pd.to_datetime(seconds, unit="s", utc=True, errors="coerce")
+    return out.astype(TIMESTAMP_DTYPE)
+
+
+def parse_ids(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Ids as stripped strings; integral floats (``123.0`` from Excel) lose the ``.0``.
+
+    Returns ``(ids, blank)``.
+    """
+    blank = blank_mask(values)
+    if values.dtype.kind == "f":
+        integral = values.notna() & (values == np.floor(values))
+        text = values.astype("string")
+        text[integral] = values[integral].astype("int64").astype("string")
+    elif values.dtype.kind in "iu":
+        text = values.astype("string")
+    else:
+        text = values.astype("string").str.strip()
+    ids = text.where(~blank, None).astype("str")
+    return ids, blank
+
+
+_NUMBER_JUNK = re.compile(r"[\s€$£%]|EUR|USD|GBP", re.IGNORECASE)
+_EU_NUMBER = re.compile(r"^-?\d{1,3}(?:\.\d{3})*,\d+$|^-?\d+,\d+$")
+
+
+def parse_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Numbers, tolerant of currency symbols, thousands separators and decimal commas."""
+    blank = blank_mask(values)
+    if values.dtype.kind in "iuf":
+        return values.astype("float64"), pd.Series(False, index=values.index)
+    text = values.astype("string").str.replace(_NUMBER_JUNK, "", regex=True)
+    eu = text.str.match(_EU_NUMBER).fillna(False)
+    text = text.where(
+        ~eu, text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    )
+    text = text.where(eu, text.str.replace(",", "", regex=False))
+    numbers = pd.to_numeric(text, errors="coerce").astype("float64")
+    bad = (~blank & numbers.isna()).astype(bool)
+    return numbers, bad
+
+
+_TRUE = {"true", "t", "yes", "y", "1", "1.0", "won", "x"}
+_FALSE = {"false", "f", "no", "n", "0", "0.0", "lost"}
+
+
+def parse_booleans(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Booleans from true/false, yes/no, 1/0 (and won/lost); nullable ``boolean`` dtype."""
+    blank = blank_mask(values)
+    if values.dtype == bool or isinstance(values.dtype, pd.BooleanDtype):
+        return values.astype("boolean"), pd.Series(False, index=values.index)
+    text = values.astype("string").str.strip().str.casefold()
+    out = pd.Series(pd.NA, index=values.index, dtype="boolean")
+    out[text.isin(_TRUE).fillna(False)] = True
+    out[text.isin(_FALSE).fillna(False)] = False
+    bad = (~blank & out.isna()).astype(bool)
+    return out, bad
