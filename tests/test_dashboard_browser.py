@@ -10,9 +10,9 @@ import os
 from urllib.parse import urlsplit
 
 import pytest
+from _voila import CHROMIUM, CHROMIUM_ARGS, REPO, serve_voila
 
 import funnel_models as fm
-from tests._voila import CHROMIUM, CHROMIUM_ARGS, REPO, serve_voila
 
 pytestmark = pytest.mark.browser
 
