@@ -10,6 +10,7 @@ from __future__ import annotations
 from funnel_models._errors import FunnelConfigError, FunnelDataError, NotFittedError
 from funnel_models.conversion import stage_counts
 from funnel_models.dataset import FunnelDataset, load
+from funnel_models.spells import spells, transitions
 from funnel_models.stages import Funnel, Stage
 
 __version__ = "0.1.0"
@@ -24,4 +25,6 @@ __all__ = [
     "__version__",
     "load",
     "stage_counts",
+    "spells",
+    "transitions",
 ]
