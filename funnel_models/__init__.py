@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from funnel_models._errors import FunnelConfigError, FunnelDataError, NotFittedError
-from funnel_models.conversion import stage_counts
+from funnel_models.conversion import reach_conversion, stage_counts, step_conversion
 from funnel_models.dataset import FunnelDataset, load
 from funnel_models.spells import spells, transitions
 from funnel_models.stages import Funnel, Stage
@@ -24,7 +24,9 @@ __all__ = [
     "Stage",
     "__version__",
     "load",
+    "reach_conversion",
     "stage_counts",
+    "step_conversion",
     "spells",
     "transitions",
 ]
