@@ -306,8 +306,7 @@ def headline(
             whose = ""
         sentence = (
             f"Leads stall most between <b>{frm}</b> and <b>{to}</b>{whose}: "
-            f"only <b>{_percent(steps[worst])}</b> of leads that reached {frm} "
-            f"went on to {to}."
+            f"only <b>{_percent(steps[worst])}</b> moved on from {frm} to {to}."
         )
     tiles = [(f"{top_stage}s", f"{top:,}", "entered the funnel")]
     for stage in stages[1:]:
