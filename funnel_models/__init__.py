@@ -12,6 +12,7 @@ from funnel_models.conversion import reach_conversion, stage_counts, step_conver
 from funnel_models.dataset import FunnelDataset, load
 from funnel_models.spells import spells, transitions
 from funnel_models.stages import Funnel, Stage
+from funnel_models.time_in_stage import sla_attainment, time_in_stage
 
 __version__ = "0.1.0"
 
@@ -27,6 +28,8 @@ __all__ = [
     "reach_conversion",
     "stage_counts",
     "step_conversion",
+    "sla_attainment",
     "spells",
+    "time_in_stage",
     "transitions",
 ]
