@@ -281,7 +281,7 @@ class _Calendar:
         local = noon.tz_convert("Europe/Rome").tz_localize(None)
         self.offset = ((local - noon.tz_localize(None)).total_seconds()).to_numpy().astype(np.int64)
         month, dom = days.month.to_numpy(), days.day.to_numpy()
-        dow = days.dayofweek.to_numpy()
+        dow = days.day_of_week.to_numpy()
         holiday = np.zeros(n_days, bool)
         for m, d in [(1, 1), (1, 6), (4, 25), (5, 1), (6, 2), (8, 15), (11, 1), (12, 8)]:
             holiday |= (month == m) & (dom == d)
@@ -679,7 +679,6 @@ def _simulate_chunk(ctx: _Context, rng: np.random.Generator, start: int, n: int)
     first_sql = np.full(n, -1, np.int64)
 
     mql_lid, mql_t = idx[to_mql], mql_t0[to_mql]
-    first_mql[mql_lid] = mql_t
 
     for rnd in range(_MAX_ROUNDS):
         recycled_lid, recycled_t = [], []
@@ -687,6 +686,8 @@ def _simulate_chunk(ctx: _Context, rng: np.random.Generator, start: int, n: int)
         # ---- MQL and the hand-off
         m = mql_lid
         nm = m.size
+        unset = first_mql[m] < 0  # also direct leads that were recycled into nurture
+        first_mql[m[unset]] = mql_t[unset]
         ev.add(lead=m, stage=MQL, t=mql_t, owner=mkt[m], team=MARKETING, reason=-1)
         ignored = rng.random(nm) < PLANTED["p_mql_ignored"]
         hours = _lognormal(
@@ -812,7 +813,7 @@ def _simulate_chunk(ctx: _Context, rng: np.random.Generator, start: int, n: int)
         q = np.concatenate(sql_lid)
         qt = np.concatenate(sql_t)
         ev.add(lead=q, stage=SQL, t=qt, owner=sdr[q], team=SALES, reason=-1)
-        unset = first_sql[q] < 0
+        unset = (first_sql[q] < 0) & (first_mql[q] >= 0) & (qt >= first_mql[q])
         first_sql[q[unset]] = qt[unset]
         to_opp = rng.random(q.size) < PLANTED["p_opportunity"]
         o_t = cal.push(qt + _secs(rng, 12 * DAY, 0.8, q.size), rng)
