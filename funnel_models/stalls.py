@@ -54,11 +54,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from funnel_models import _stats
 from funnel_models._errors import FunnelConfigError, FunnelDataError
 from funnel_models.markov import FunnelMarkov, spells_as_of, spells_of
 from funnel_models.stages import Funnel
 
-__all__ = ["DEFAULT_SEGMENTS", "find_stalls", "stalled_leads"]
+__all__ = ["DEFAULT_SEGMENTS", "LEAK_OUTCOMES", "find_stalls", "stalled_leads"]
 
 #: Lead attributes used as segments when ``by`` is not given (those present).
 DEFAULT_SEGMENTS = (
@@ -81,19 +82,13 @@ FINDING_COLUMNS = [
 
 # ---------------------------------------------------------------------- statistics
 def wilson_interval(k: float, n: float, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of a proportion ``k / n`` (NaN, NaN when n == 0).
+    """Wilson score interval of ``k / n`` as floats (NaN, NaN when n == 0).
 
     >>> [round(x, 4) for x in wilson_interval(8, 10)]
     [0.4902, 0.9433]
     """
-    if n <= 0:
-        return (math.nan, math.nan)
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    p = k / n
-    den = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    low, high = _stats.wilson_interval(k, n, conf_level=confidence)
+    return (float(low), float(high))
 
 
 class _KM:
