@@ -147,6 +147,7 @@ def find_stalls(
     top: int | None = None,
     overlap: float = 0.8,
     funnel: Funnel | None = None,
+    spells: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Ranked findings: where leads wait unusually long or leak unusually often.
 
@@ -178,6 +179,8 @@ def find_stalls(
         a higher-ranked finding of the same kind and hand-off (``region``
         Italy inside ``sdr_team`` SDR South) is the same finding seen twice: it
         is folded into that finding's ``related`` list instead of ranked.
+    spells : DataFrame, optional
+        The dataset's spells when already built (``fm.spells(data, as_of)``).
 
     Returns
     -------
@@ -208,7 +211,10 @@ def find_stalls(
         raise FunnelConfigError("min_leads must be at least 1")
     if not 0 < confidence < 1:
         raise FunnelConfigError(f"confidence must be in (0, 1), got {confidence!r}")
-    spells, funnel, dataset = spells_of(data, as_of, funnel)
+    if spells is None:
+        spells, funnel, dataset = spells_of(data, as_of, funnel)
+    else:
+        dataset, funnel = data, funnel or data.funnel
     if spells.empty:
         raise FunnelDataError("no stage visits: the stage_events table is empty (or after as_of)")
     as_of_ts = spells_as_of(spells)
