@@ -10,9 +10,9 @@ codes) so any module can use them; the signatures are stable.
   the event (``q=0.5``: the median), with the Brookmeyer–Crowley style interval
   read off the pointwise log-log band.
 * :func:`cumulative_incidence` — Aalen–Johansen cumulative incidence of each
-  competing event, with the Dinse–Larson delta-method variance (computed in
-  O(n), equal to ``sksurv``'s ``var_type="Dinse_Approx"``) and log-log
-  intervals.
+  competing event, with Aalen's variance (computed in O(n); equal to
+  ``sksurv``'s default ``var_type="Aalen"``, which needs O(n²) memory) and
+  log-log intervals.
 * :func:`step_value` — evaluate a right-continuous step curve at given times.
 * :func:`wilson_interval` — the Wilson score interval for a proportion.
 
@@ -195,8 +195,8 @@ def cumulative_incidence(
     labels
         Names of the kinds 1..K (default ``"1"``, ``"2"``, ...).
     conf_level
-        Coverage of the pointwise log-log interval; variance by the delta
-        method of Dinse & Larson (1986), as ``sksurv``'s ``"Dinse_Approx"``.
+        Coverage of the pointwise log-log interval; Aalen's variance (as
+        ``sksurv``'s default ``var_type="Aalen"``), computed in O(n).
 
     Returns
     -------
@@ -226,20 +226,26 @@ def cumulative_incidence(
     surv = np.cumprod(1.0 - ratio_all)
     surv_before = np.r_[1.0, surv[:-1]]
     out = {"at_risk": n.astype("int64"), "censored": censored.astype("int64")}
-    w = np.divide(d, n * (n - d), out=np.zeros_like(d), where=(d > 0) & (n != d))
+    # Aalen's (1978) variance as written by Pintilie (2006, eq. 4.5), the default of
+    # sksurv; the sums over s <= t are expanded so the whole curve costs O(n):
+    #   var_a = sum (F(t) - F(s))^2 d_s / ((n_s - 1)(n_s - d_s))
+    #   var_b = sum S(s-)^2 d_ks (n_s - d_ks) / ((n_s - 1) n_s^2)
+    #   var_c = -2 sum (F(t) - F(s)) S(s-) d_ks (n_s - d_ks) / (n_s (n_s - d_s)(n_s - 1))
+    den_a = (n - 1) * (n - d)
+    w = np.divide(d, den_a, out=np.zeros_like(d), where=den_a > 0)
     a_sum = np.cumsum(w)
+    den_b = (n - 1) * n**2
+    den_c = n * (n - d) * (n - 1)
     for k, label in enumerate(labels):
         dk = d_k[:, k]
         hazard_k = np.divide(dk, n, out=np.zeros_like(dk), where=dk > 0)
         cif = np.cumsum(surv_before * hazard_k)
-        # Dinse & Larson delta method, Σ over s ≤ t expanded so it is O(n):
-        # var_a = Σ (F(t) - F(s))² w_s;  var_b = Σ S(s-)² d_ks (n_s - d_ks) / n_s³
-        # var_c = -2 Σ (F(t) - F(s)) S(s-) d_ks / n_s²
         b_sum = np.cumsum(cif * w)
         c_sum = np.cumsum(cif**2 * w)
         var_a = cif**2 * a_sum - 2 * cif * b_sum + c_sum
-        var_b = np.cumsum(surv_before**2 * dk * (n - dk) / n**3)
-        g = surv_before * dk / n**2
+        vb = np.divide((n - dk) * dk, den_b, out=np.zeros_like(dk), where=den_b > 0)
+        var_b = np.cumsum(surv_before**2 * vb)
+        g = np.divide(dk * (n - dk) * surv_before, den_c, out=np.zeros_like(dk), where=den_c > 0)
         var_c = -2 * (cif * np.cumsum(g) - np.cumsum(cif * g))
         var = np.clip(var_a + var_b + var_c, 0.0, None)
         sigma = np.divide(np.sqrt(var), cif, out=np.zeros_like(var), where=var > 1e-16)

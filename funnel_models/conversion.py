@@ -452,6 +452,8 @@ def reach_conversion(
         keys.append(by)
     rows = []
     groups = leads.groupby(keys, sort=True) if keys else [("all", leads)]
+    if leads.empty:
+        groups = []
     for key, part in groups:
         row = _reach_row(part, horizons, min_leads, conf_level, as_of_ts, cohort is not None)
         if keys:
@@ -496,7 +498,6 @@ def _reach_durations(s, funnel, from_stage, to_stage, as_of_ts) -> pd.DataFrame:
     Codes: 1 reached, 2 ended lost/disqualified first, 0 censored.
     """
     progression = list(funnel.progression)
-    won = funnel.outcome_stage("won")
     terminal = {funnel.outcome_stage(k) for k in ("lost", "disqualified")} - {None}
     starts = s.loc[s["stage"] == from_stage].groupby("lead_id")["entered_at"].min()
     if starts.empty:
@@ -524,17 +525,15 @@ def _reach_durations(s, funnel, from_stage, to_stage, as_of_ts) -> pd.DataFrame:
         hits = after.loc[after["next_stage"] == to_stage, ["lead_id", "exited_at"]].rename(
             columns={"exited_at": "entered_at"}
         )
-        if to_stage != won:
-            pass
     reach_at = hits.groupby("lead_id")["entered_at"].min()
     # the lead's final event, when it is a terminal outcome
-    last = s.sort_values(["lead_id", "entered_at"]).groupby("lead_id").tail(1)
+    last = s.sort_values(["lead_id", "entered_at"], kind="stable").groupby("lead_id").tail(1)
     last = last.set_index("lead_id")
     is_terminal = last["next_stage"].isin(terminal - {to_stage})
     end_at = last.loc[is_terminal, "exited_at"]
     out = pd.DataFrame({"lead_id": starts.index, "start": starts.to_numpy()})
-    out["reach_at"] = out["lead_id"].map(reach_at)
-    out["end_at"] = out["lead_id"].map(end_at)
+    out["reach_at"] = pd.to_datetime(reach_at.reindex(out["lead_id"]).to_numpy(), utc=True)
+    out["end_at"] = pd.to_datetime(end_at.reindex(out["lead_id"]).to_numpy(), utc=True)
     reached = out["reach_at"].notna()
     ended = ~reached & out["end_at"].notna()
     stop = out["reach_at"].where(reached, out["end_at"].where(ended, as_of_ts))
