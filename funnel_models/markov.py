@@ -224,7 +224,7 @@ class FunnelMarkov:
         states_target = transient + absorbing
         index = {s: i for i, s in enumerate(states_target)}
         from_idx = pd.Series(stage).map(index).to_numpy(dtype=np.int64)
-        to_idx = pd.Series(nxt).map(index).to_numpy(dtype=float)
+        to_idx = pd.Series(nxt).map(index).to_numpy(dtype=float, copy=True)
         unknown = closed & np.isnan(to_idx)
         no_exit = [s for s in transient if not (closed & (stage == s)).any()]
         if unknown.any() or no_exit:
@@ -553,7 +553,11 @@ class FunnelMarkov:
         if self.bootstrap_:
             deltas = []
             for rep in self.bootstrap_:
-                b, s = project(*rep)
+                try:
+                    b, s = project(*rep)
+                except FunnelDataError:  # a resample without the exits the scenario needs
+                    deltas.append([np.nan] * len(names))
+                    continue
                 deltas.append([s[k] - b[k] for k in names])
             d = np.asarray(deltas, dtype=float)
             alpha = (1 - self.confidence) / 2
