@@ -370,7 +370,9 @@ def _width(n: int, minimum: int) -> int:
 
 
 class _Log:
-    """Columns appended in pieces, concatenated once."""
+    """Columns appended in pieces, concatenated once (narrow dtypes keep chunks small)."""
+
+    _DTYPES = {"t": np.int64, "lead": np.int32}
 
     def __init__(self, *names: str):
         self.names = names
@@ -379,11 +381,20 @@ class _Log:
     def add(self, size: int | None = None, **cols) -> None:
         size = size if size is not None else len(next(iter(cols.values())))
         for name in self.names:
+            dtype = self._DTYPES.get(name, np.int16)
             value = cols[name]
-            self.parts[name].append(np.broadcast_to(value, size) if np.ndim(value) == 0 else value)
+            if np.ndim(value) == 0:
+                self.parts[name].append(np.full(size, value, dtype=dtype))
+            else:
+                self.parts[name].append(np.asarray(value).astype(dtype, copy=False))
 
     def columns(self) -> dict[str, np.ndarray]:
-        return {n: np.concatenate(p) if p else np.empty(0, np.int64) for n, p in self.parts.items()}
+        out = {}
+        for name, parts in self.parts.items():
+            dtype = self._DTYPES.get(name, np.int16)
+            out[name] = np.concatenate(parts) if parts else np.empty(0, dtype)
+            parts.clear()
+        return out
 
 
 # ----------------------------------------------------------------------------- accounts
