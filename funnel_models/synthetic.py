@@ -992,7 +992,9 @@ def _parse_as_of(as_of) -> pd.Timestamp:
     return ts.as_unit("s")
 
 
-def _check(n_leads, chunk_size, file_format) -> None:
+def _check(n_leads, chunk_size, file_format, seed=0) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise FunnelConfigError(f"seed must be a non-negative whole number, got {seed!r}")
     if isinstance(n_leads, bool) or not isinstance(n_leads, (int, np.integer)) or n_leads < 1:
         raise FunnelConfigError(f"n_leads must be a whole number of at least 1, got {n_leads!r}")
     if (
@@ -1114,11 +1116,12 @@ class _Truth:
         return {
             "slow_handoff": {
                 "description": (
-                    "MQL→SAL hand-off is slow in the automotive industry: the planted delay "
-                    "is 4× the rest for every team and source (industry is independent of "
-                    "region/team and source). Medians are the realised hours from MQL entry to "
-                    "SAL entry over all uncensored MQL→SAL transitions (business hours and "
-                    "weekends included)."
+                    "MQL→SAL hand-off is slow in the automotive industry: its raw lognormal "
+                    "delay is scaled by planted_delay_factor for every team and source "
+                    "(industry is independent of region/team and source); after sales hours, "
+                    "weekends and holidays the realised median is about 4× the rest. Medians "
+                    "are the realised hours from MQL entry to SAL entry over all uncensored "
+                    "MQL→SAL transitions of this dataset."
                 ),
                 "from_stage": "MQL",
                 "to_stage": "SAL",
@@ -1294,7 +1297,7 @@ def generate_tables(
     >>> truth["effects"]["leaky_channel"]["segment"]
     {'source': 'paid_search'}
     """
-    _check(n_leads, 200_000, "parquet")
+    _check(n_leads, 200_000, "parquet", seed)
     parts: dict[str, list[pa.Table]] = {t: [] for t in TABLES}
     truth = _run(n_leads, seed, as_of, 200_000, lambda name, tbl: parts[name].append(tbl))
     tables = {name: _to_pandas(pa.concat_tables(parts[name])) for name in TABLES}
@@ -1409,7 +1412,7 @@ def generate(
     """
     from funnel_models.stages import Funnel
 
-    _check(n_leads, chunk_size, file_format)
+    _check(n_leads, chunk_size, file_format, seed)
     _parse_as_of(as_of)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():

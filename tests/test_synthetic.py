@@ -432,7 +432,15 @@ def test_csv_round_trips(tmp_path):
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"n_leads": -5}, {"n_leads": 0}, {"as_of": "yesterday-ish"}, {"file_format": "xlsx"}],
+    [
+        {"n_leads": -5},
+        {"n_leads": 0},
+        {"n_leads": 2.5},
+        {"seed": -1},
+        {"as_of": "yesterday-ish"},
+        {"file_format": "xlsx"},
+        {"chunk_size": 0},
+    ],
 )
 def test_bad_parameters(tmp_path, kwargs):
     with pytest.raises(FunnelConfigError):
@@ -476,7 +484,13 @@ def test_cli_bad_leads_exit_2_one_line_subprocess(tmp_path):
 
 @pytest.mark.parametrize(
     "argv",
-    [["--leads", "many"], ["--leads", "0"], ["--as-of", "2026-13-45"], ["--file-format", "xls"]],
+    [
+        ["--leads", "many"],
+        ["--leads", "0"],
+        ["--seed", "-1"],
+        ["--as-of", "2026-13-45"],
+        ["--file-format", "xls"],
+    ],
 )
 def test_cli_bad_values_exit_2_one_line(tmp_path, capsys, argv):
     try:
