@@ -117,11 +117,13 @@ class _KM:
         """S(t) with its log-log Greenwood interval."""
         times, surv, gw = self.curve(mask)
         i = np.searchsorted(times, t, side="right") - 1
-        if i < 0:
-            return (1.0, 1.0, 1.0)
-        s, v = float(surv[i]), float(gw[i])
+        s, v = (float(surv[i]), float(gw[i])) if i >= 0 else (1.0, 0.0)
         if s <= 0 or s >= 1 or v <= 0:
-            return (s, s, s)
+            # no event (or everyone gone) by t: Greenwood's variance is 0; fall back to the
+            # Wilson interval of the same share among the subset, never a point interval
+            n = int(mask.sum())
+            lo, hi = wilson_interval(s * n, n, confidence)
+            return (s, lo, hi)
         z = NormalDist().inv_cdf(0.5 + confidence / 2)
         se = math.sqrt(v) / abs(math.log(s))
         lo, hi = s ** math.exp(z * se), s ** math.exp(-z * se)
