@@ -215,9 +215,17 @@ def _from_frame(con, frame: pd.DataFrame, engine: str) -> ir.Table:
             frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
     frame["entered_at"] = pd.to_datetime(frame["entered_at"], utc=True).dt.as_unit("us")
     if engine == "spark":
-        name = f"stage_events_{id(frame):x}"
-        return con.create_table(name, frame, temp=True, overwrite=True)
+        return _spark_view(con, frame, "stage_events")
     return ibis.memtable(frame)
+
+
+def _spark_view(con, frame: pd.DataFrame, prefix: str) -> ir.Table:
+    """Register a pandas frame as a Spark temporary view and open it in Ibis."""
+    import uuid
+
+    name = f"fm_{prefix}_{uuid.uuid4().hex[:12]}"
+    spark_session().createDataFrame(frame).createOrReplaceTempView(name)
+    return con.table(name)
 
 
 def _from_path(con, source, engine: str, funnel: Funnel | None):
@@ -292,7 +300,7 @@ def _canonicalize(con, table: ir.Table, funnel: Funnel, engine: str) -> ir.Table
 
 def _small_table(con, frame: pd.DataFrame, engine: str, prefix: str) -> ir.Table:
     if engine == "spark":
-        return con.create_table(f"{prefix}_{id(frame):x}", frame, temp=True, overwrite=True)
+        return _spark_view(con, frame, prefix)
     return ibis.memtable(frame)
 
 
