@@ -374,9 +374,7 @@ class _Validator:
         self._collect(name, raw, frame, reasons)
         accepted = out.loc[~reasons.flagged].reset_index(drop=True)
         if name == "leads":
-            self.lead_created = pd.Series(
-                accepted["created_at"].to_numpy(), index=pd.Index(accepted["lead_id"])
-            )
+            self.lead_created = accepted.set_index("lead_id")["created_at"]
         return accepted
 
     def _parse_column(self, values, column, kind, required, reasons: _Reasons):
@@ -494,7 +492,7 @@ class _Validator:
 
     def _flag_before_lead(self, out: pd.DataFrame, column: str, reasons: _Reasons) -> None:
         assert self.lead_created is not None
-        created = out["lead_id"].map(self.lead_created)
+        created = self.lead_created.reindex(out["lead_id"]).set_axis(out.index)
         early = (out[column] < created).fillna(False).to_numpy(bool)
         if not early.any():
             return

@@ -325,8 +325,8 @@ class Funnel:
                 key = normalize_stage_key(value)
                 if key in owner_of and owner_of[key] != s.name:
                     raise FunnelConfigError(
-                        f"alias {value!r} of {s.name!r} is already a name or alias of "
-                        f"{owner_of[key]!r}"
+                        f"{value!r} is used by both {owner_of[key]!r} and {s.name!r}; "
+                        "a name or alias may point to one stage only"
                     )
                 owner_of[key] = s.name
 
