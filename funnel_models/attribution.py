@@ -15,7 +15,7 @@ Examples
 ...     "channel": ["fair", "web", "web", "fair", "email"],
 ...     "converted": [1, 1, 1, 0, 0]})
 >>> credit = fm.attribute(journeys)
->>> credit.loc["fair", "first_touch"], credit.loc["web", "last_touch"]
+>>> float(credit.loc["fair", "first_touch"]), float(credit.loc["web", "last_touch"])
 (1.0, 2.0)
 """
 
