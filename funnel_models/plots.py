@@ -43,6 +43,7 @@ __all__ = [
     "funnel_chart",
     "headline",
     "stage_table",
+    "stage_table_html",
 ]
 
 #: Colour of each owning team; the hand-off from marketing to sales shows as a change of colour.
@@ -243,6 +244,66 @@ def stage_table(table: pd.DataFrame, *, title: str | None = None) -> go.Figure:
         margin={"l": 24, "r": 24, "t": 70, "b": 10},
     )
     return fig
+
+
+def stage_table_html(table: pd.DataFrame) -> str:
+    """The stage table as an HTML fragment: the same columns as :func:`stage_table`.
+
+    Dashboards use this rather than a plotly table: text stays crisp and selectable, and it
+    costs the page no second plotly widget.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from funnel_models.plots import stage_table_html
+    >>> table = pd.DataFrame(
+    ...     {"entered": [1000, 400]}, index=pd.Index(["Lead", "MQL"], name="stage")
+    ... )
+    >>> "<td>1,000</td>" in stage_table_html(table)
+    True
+    """
+    data = _with_step_conversion(table)
+    if "conversion_from_top" not in data.columns:
+        top = data["entered"].iloc[0] if len(data) else float("nan")
+        data["conversion_from_top"] = data["entered"] / top if top else float("nan")
+    head = "".join(
+        f"<th>{name}</th>"
+        for name in ("Stage", "Leads entered", "From previous stage", "From first stage", "Owner")
+    )
+    rows = []
+    for stage, row in data.iterrows():
+        owner = str(row["owner"]).lower()
+        rows.append(
+            f"<tr class='fm-{html.escape(owner)}'>"
+            f"<th scope='row'>{html.escape(str(stage))}</th>"
+            f"<td>{int(0 if pd.isna(row['entered']) else row['entered']):,}</td>"
+            f"<td>{_percent(row['step_conversion'])}</td>"
+            f"<td>{_percent(row['conversion_from_top'])}</td>"
+            f"<td class='fm-owner'>{html.escape(owner.capitalize())}</td></tr>"
+        )
+    style = (
+        "<style>"
+        f".fm-table-card{{background:#fff;border-radius:10px;padding:20px 28px;color:{_INK};"
+        "font-family:" + _FONT.replace('"', "'") + "}"
+        ".fm-table-card h3{font-size:26px;font-weight:400;margin:0 0 14px 0}"
+        ".fm-table{border-collapse:collapse;width:100%;font-size:19px}"
+        f".fm-table thead th{{background:{_INK};color:#fff;font-weight:700;padding:10px 14px;"
+        "text-align:right}"
+        ".fm-table thead th:first-child,.fm-table thead th:last-child{text-align:left}"
+        f".fm-table td,.fm-table tbody th{{padding:9px 14px;border-bottom:1px solid {_GRID};"
+        "text-align:right;font-variant-numeric:tabular-nums}"
+        ".fm-table tbody th,.fm-table td.fm-owner{text-align:left;font-weight:400}"
+        f".fm-table tr.fm-marketing th,.fm-table tr.fm-marketing td.fm-owner"
+        f"{{background:{_OWNER_FILLS['marketing']}}}"
+        f".fm-table tr.fm-sales th,.fm-table tr.fm-sales td.fm-owner"
+        f"{{background:{_OWNER_FILLS['sales']}}}"
+        "</style>"
+    )
+    return (
+        f"{style}<div class='fm-table-card'><h3>Stage by stage</h3>"
+        f"<table class='fm-table'><thead><tr>{head}</tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
 
 
 def headline(
