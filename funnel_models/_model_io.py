@@ -45,6 +45,9 @@ TRUSTED_TYPES = [
     "numpy.dtype",
     "numpy.ndarray",
     "builtins.object",
+    # HistGradientBoosting keeps functools.partial(check_array, ...) for its input checks
+    "functools.partial",
+    "sklearn.utils.validation.check_array",
 ]
 
 
