@@ -132,7 +132,7 @@ def main(argv=None) -> int:
         row["ratio_vs_duckdb"] = row["stalls_s"] / row["duckdb_s"]
         if not args.no_phases:
             ph = _run([sys.executable, "-c", PHASES, str(folder)])
-            row["phases"] = json.loads(ph["stdout"])
+            row["phases"] = json.loads(ph["stdout"].strip().splitlines()[-1])
         if n <= args.pm4py_max:
             try:
                 pm = _run([sys.executable, "-c", PM4PY, str(events_file)])
