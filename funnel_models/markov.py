@@ -477,7 +477,7 @@ class FunnelMarkov:
         ...     "censored": [False] * 3,
         ...     "entered_at": pd.to_datetime(["2023-01-01", "2023-01-02", "2023-06-01"], utc=True)})
         >>> m = fm.FunnelMarkov(n_bootstrap=0).fit(sp)
-        >>> m.what_if({("MQL", "SAL"): 1.0}).loc["won_per_year", "change"] > 0
+        >>> bool(m.what_if({("MQL", "SAL"): 1.0}).loc["won_per_year", "change"] > 0)
         True
         """
         self._check_fitted()

@@ -191,7 +191,7 @@ def path_summary(data: Any, as_of: Any = None, *, funnel: Funnel | None = None) 
     >>> events = pd.DataFrame({"lead_id": ["a"] * 3, "stage": ["Lead", "SAL", "Won"],
     ...                        "entered_at": ["2024-01-01", "2024-01-02", "2024-01-03"]})
     >>> ds = fm.FunnelDataset.from_frames(leads=leads, stage_events=events)
-    >>> fm.path_summary(ds).loc["skipped MQL", "leads"]
+    >>> int(fm.path_summary(ds).loc["skipped MQL", "leads"])
     1
     """
     per = lead_paths(data, as_of, funnel=funnel)
