@@ -60,7 +60,11 @@ def test_markov_with_a_loop_solved_by_hand():
 
 def test_journeys_from_a_dataset():
     leads = pd.DataFrame(
-        {"lead_id": ["1", "2"], "created_at": ["2024-01-01", "2024-01-01"], "source": ["fair", "web"]}
+        {
+            "lead_id": ["1", "2"],
+            "created_at": ["2024-01-01", "2024-01-01"],
+            "source": ["fair", "web"],
+        }
     )
     events = pd.DataFrame(
         {

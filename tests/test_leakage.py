@@ -21,7 +21,9 @@ def _table(n=1500, seed=0):
     p = np.where(t["source"] == "fair", 0.55, 0.2)
     t["won"] = np.where(rng.random(n) < p, "won", "lost")
     # filled in by sales after the outcome: the disposition of the deal
-    t["disposition"] = np.where(t["won"] == "won", "signed", rng.choice(["no budget", "competitor"], n))
+    t["disposition"] = np.where(
+        t["won"] == "won", "signed", rng.choice(["no budget", "competitor"], n)
+    )
     # a date recorded only for converted leads
     t["contract_date"] = pd.Series(pd.NaT, index=t.index, dtype="datetime64[ns, UTC]")
     t.loc[t["won"] == "won", "contract_date"] = pd.Timestamp("2024-06-01", tz="UTC")
@@ -49,7 +51,9 @@ def test_scorer_leaves_leaky_columns_out_and_reports_both_scores():
         scorer = fm.LeadScorer(target="won", random_state=0).fit(t)
     assert "disposition" not in scorer.features_
     assert "source" in scorer.features_
-    assert set(scorer.report()["leakage_features"]) == {"disposition"}  # contract_date: no time column
+    assert set(scorer.report()["leakage_features"]) == {
+        "disposition"
+    }  # contract_date: no time column
     with_leaky = scorer.metrics_.loc[f"{scorer.chosen_model_} with leaky features", "roc_auc"]
     without = scorer.metrics_.loc[scorer.chosen_model_, "roc_auc"]
     assert with_leaky > 0.97 > without
@@ -66,7 +70,9 @@ def test_keep_leaky_keeps_them():
 def test_timestamp_after_snapshot_is_flagged():
     rng = np.random.default_rng(1)
     n = 400
-    created = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 300, n), unit="D")
+    created = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(
+        rng.integers(0, 300, n), unit="D"
+    )
     X = pd.DataFrame({"last_call_at": created + pd.to_timedelta(rng.integers(1, 30, n), unit="D")})
     y = rng.integers(0, 2, n)
     screen = fm.find_leakage(X, y, times=pd.Series(created))
