@@ -41,7 +41,7 @@ Examples
 >>> model = fm.FunnelMarkov(n_bootstrap=0).fit(spells)
 >>> model
 FunnelMarkov(fitted on 3 leads, 0 still open)
->>> round(model.summary.loc["Lead", "win_probability"], 4)
+>>> round(float(model.summary.loc["Lead", "win_probability"]), 4)
 0.3333
 """
 
