@@ -21,7 +21,7 @@ def _codes(values: pd.Series, n_bins: int = 20) -> np.ndarray:
     if values.dtype.kind in "biuf" and values.nunique(dropna=True) > n_bins:
         ranks = values.rank(method="average", pct=True).to_numpy()
         binned = np.minimum((np.nan_to_num(ranks) * n_bins).astype(int), n_bins - 1)
-    codes = np.where(np.isnan(ranks), -1, binned)
+        codes = np.where(np.isnan(ranks), -1, binned)
         return codes.astype(np.int64)
     codes, _ = pd.factorize(values, use_na_sentinel=True)
     return np.asarray(codes, dtype=np.int64)
