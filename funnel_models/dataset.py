@@ -102,12 +102,18 @@ class RawTable:
     """One table as read from a source, before validation.
 
     ``rows`` holds the source row number of each record (1 = first data row);
-    it defaults to 1..n.
+    it defaults to 1..n. Adapters that build one table from several files pass
+    ``row_sources`` (the file of each record, default ``source``); adapters that
+    meet a record they cannot map keep it and pass ``problems``: a frame aligned
+    with the records with columns ``column``, ``rule`` and ``reason`` (missing
+    reason = no problem), so validation rejects it with that reason.
     """
 
     frame: pd.DataFrame
     source: str
     rows: np.ndarray | None = None
+    row_sources: np.ndarray | None = None
+    problems: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
         if self.rows is None:
@@ -250,10 +256,12 @@ def load(
     source
         A folder of ``leads.csv|parquet``, ``stage_events.csv|parquet``, ... ; an
         Excel workbook with one sheet per table; a database URL
-        (``sqlite:///crm.db``, ``duckdb:///crm.duckdb``); or a mapping of table
-        name to DataFrame.
+        (``sqlite:///crm.db``, ``duckdb:///crm.duckdb``,
+        ``postgresql://user@host/db``); a CRM export (see
+        :mod:`funnel_models.sources`); or a mapping of table name to DataFrame.
     format
-        The kind of source; ``"auto"`` tells it from the path.
+        The kind of source (``funnel_models.sources.FORMATS``); ``"auto"`` tells
+        it from the path or the export's header.
     funnel
         A :class:`Funnel` or a path to ``funnel.yaml``; default: the folder's
         ``funnel.yaml`` if present, else :meth:`Funnel.default`.
@@ -271,15 +279,16 @@ def load(
     """
     from funnel_models.sources import read_source
 
+    if funnel is not None and not isinstance(funnel, Funnel):
+        funnel = Funnel.from_yaml(funnel)
     if isinstance(source, Mapping):
         raw = {k: RawTable(v, k) for k, v in source.items() if v is not None}
         label, default_funnel = "<memory>", None
     else:
-        raw, label, default_funnel = read_source(source, format=format)
+        # The reader sees the funnel: CRM adapters check their stage names against it.
+        raw, label, default_funnel = read_source(source, format=format, funnel=funnel)
     if funnel is None:
         funnel = default_funnel
-    elif not isinstance(funnel, Funnel):
-        funnel = Funnel.from_yaml(funnel)
     return validate(raw, funnel=funnel, timezone=timezone, dayfirst=dayfirst, source=label)
 
 
@@ -370,6 +379,7 @@ class _Validator:
         if missing:
             raise FunnelDataError(_missing_column_message(raw.source, missing[0], frame.columns))
         reasons = _Reasons(np.asarray(raw.rows))
+        _flag_adapter_problems(raw, frame, reasons)
         out = frame.copy()
         for column, kind in {**spec["required"], **spec["optional"]}.items():
             if column not in frame.columns:
@@ -523,7 +533,9 @@ class _Validator:
             pd.DataFrame(
                 {
                     "table": name,
-                    "source": raw.source,
+                    "source": raw.source
+                    if raw.row_sources is None
+                    else np.asarray(raw.row_sources, dtype=object)[positions],
                     "row": reasons.rows[positions],
                     "column": reasons.column[positions],
                     "value": reasons.value[positions],
@@ -593,6 +605,22 @@ def _is_in(values: pd.Series, universe: pd.Index) -> np.ndarray:
         value_set=pa.array(universe, from_pandas=True, type=pa.large_string()),
     )
     return found.to_numpy(zero_copy_only=False).astype(bool)
+
+
+def _flag_adapter_problems(raw: RawTable, frame: pd.DataFrame, reasons: _Reasons) -> None:
+    """Reject the records an adapter marked as unmappable, with the adapter's reason."""
+    problems = raw.problems
+    if problems is None:
+        return
+    problems = problems.reset_index(drop=True)
+    has = problems["reason"].notna().to_numpy(bool)
+    for (column, rule), part in problems[has].groupby(["column", "rule"], sort=False):
+        mask = np.zeros(len(frame), dtype=bool)
+        mask[part.index.to_numpy()] = True
+        messages = np.full(len(frame), None, dtype=object)
+        messages[part.index.to_numpy()] = part["reason"].to_numpy(object)
+        values = frame[column] if column in frame.columns else None
+        reasons.flag(mask, column, rule, messages, values)
 
 
 def _isna(value: Any) -> bool:

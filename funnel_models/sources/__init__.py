@@ -1,81 +1,172 @@
 """Readers that turn a SOURCE into raw canonical tables, one module per kind.
 
-A reader returns ``dict[table name, RawTable]``; validation happens once, in
-:func:`funnel_models.dataset.validate`. Formats:
+A reader returns ``(dict[table name, RawTable], label, funnel)`` where
+``funnel`` is a :class:`~funnel_models.stages.Funnel`, a path to a
+``funnel.yaml`` or ``None``; validation happens once, in
+:func:`funnel_models.dataset.validate`. Formats (``--format`` on every command
+that takes a SOURCE):
 
-======== ===================================================================
-folder   a folder of ``leads.csv|parquet|xlsx``, ``stage_events...``, ... (+ funnel.yaml)
-excel    one ``.xlsx`` workbook with a sheet per table
-sqlite   ``sqlite:///path/to/crm.db``
-duckdb   ``duckdb:///path/to/crm.duckdb``
-======== ===================================================================
+================================ =======================================================
+folder                           ``leads.csv|parquet|xlsx``, ``stage_events...``, ... (+ funnel.yaml)
+excel                            one ``.xlsx`` workbook with a sheet per table
+sqlite                           ``sqlite:///path/to/crm.db``
+duckdb                           ``duckdb:///path/to/crm.duckdb``
+postgresql                       ``postgresql://user[:password]@host[:port]/dbname[?schema=s]``
+hubspot-contacts                 HubSpot contacts export (lifecycle stage dates)
+hubspot-deals                    HubSpot deals export ("Date entered ..." per pipeline stage)
+salesforce-leads                 Salesforce Lead export (CreatedDate, ConvertedDate, Status, ...)
+salesforce-opportunity-history   OpportunityHistory or Opportunity/LeadFieldHistory export
+olist                            folder with the Olist marketing-funnel CSVs
+maven                            folder with the Maven CRM sales-opportunities CSVs
+mapping                          a YAML mapping file for any other CSV / Excel export
+================================ =======================================================
+
+``auto`` tells the kind from the path, URL scheme, file names or export header.
 """
 
 from __future__ import annotations
 
+import importlib
+import inspect
 from pathlib import Path
 
 from funnel_models._errors import FunnelDataError
 from funnel_models.stages import Funnel
+
+__all__ = ["FORMATS", "READERS", "detect_format", "read_source"]
 
 READERS = {
     "folder": "funnel_models.sources.files:read_folder",
     "excel": "funnel_models.sources.files:read_workbook",
     "sqlite": "funnel_models.sources.sql:read_database",
     "duckdb": "funnel_models.sources.sql:read_database",
+    "postgresql": "funnel_models.sources.sql:read_database",
+    "hubspot-contacts": "funnel_models.sources.hubspot:read_contacts",
+    "hubspot-deals": "funnel_models.sources.hubspot:read_deals",
+    "salesforce-leads": "funnel_models.sources.salesforce:read_leads",
+    "salesforce-opportunity-history": "funnel_models.sources.salesforce:read_history",
+    "olist": "funnel_models.sources.olist:read_olist",
+    "maven": "funnel_models.sources.maven:read_maven",
+    "mapping": "funnel_models.sources.mapping:read_mapping",
 }
 
 FORMATS = ("auto", *READERS)
 
+_SCHEMES = {
+    "sqlite": "sqlite",
+    "duckdb": "duckdb",
+    "postgres": "postgresql",
+    "postgresql": "postgresql",
+    "postgresql+psycopg": "postgresql",
+    "postgresql+psycopg2": "postgresql",
+}
+
 
 def detect_format(source: str | Path) -> str:
-    """Tell the kind of a source from its path or URL."""
+    """Tell the kind of a source from its path, URL, file names or export header.
+
+    >>> detect_format("postgresql://analyst@db.example.com/crm")
+    'postgresql'
+    """
     text = str(source)
     scheme = text.split("://", 1)[0].lower() if "://" in text else ""
     if scheme:
-        if scheme in ("sqlite", "duckdb"):
-            return scheme
-        if scheme.startswith("postgres"):
-            raise FunnelDataError(
-                f"{_redact(text)}: PostgreSQL sources are not supported yet; "
-                "export the tables to a folder of CSV or Parquet files"
-            )
-        raise FunnelDataError(f"{_redact(text)}: unknown database URL scheme {scheme!r}")
+        if scheme in _SCHEMES:
+            return _SCHEMES[scheme]
+        raise FunnelDataError(
+            f"{_redact(text)}: unknown database URL scheme {scheme!r}; use sqlite:///, "
+            "duckdb:/// or postgresql://"
+        )
     path = Path(text)
     if not path.exists():
         raise FunnelDataError(f"{path}: no such file or folder")
     if path.is_dir():
-        return "folder"
+        return _detect_folder(path)
     suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
-        return "excel"
     if suffix in (".duckdb", ".ddb"):
         return "duckdb"
     if suffix in (".db", ".sqlite", ".sqlite3"):
         return "sqlite"
+    if suffix in (".yaml", ".yml"):
+        return "mapping"
+    if suffix in (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls"):
+        kind = _detect_export(path)
+        if kind:
+            return kind
+        if suffix in (".xlsx", ".xlsm"):
+            return "excel"
     raise FunnelDataError(
         f"{path}: cannot tell what kind of source this is; pass a folder of tables, an .xlsx "
         f"workbook or a database URL, or name the kind with --format ({', '.join(FORMATS)})"
     )
 
 
-def read_source(source: str | Path, *, format: str = "auto"):
-    """Read a source into raw tables: returns ``(tables, label, funnel or None)``."""
+def _detect_folder(path: Path) -> str:
+    names = {p.name.lower() for p in path.iterdir() if p.is_file()}
+    if "olist_marketing_qualified_leads_dataset.csv" in names:
+        return "olist"
+    if "sales_pipeline.csv" in names and not any(n.startswith("leads.") for n in names):
+        return "maven"
+    return "folder"
+
+
+def _detect_export(path: Path) -> str | None:
+    """The CRM export kind from the header row, or None."""
+    from funnel_models.sources._export import header_of, key
+
+    cols = {key(c) for c in header_of(path)}
+    if not cols:
+        return None
+    if (
+        any(c.startswith("becamea") and c.endswith("date") for c in cols)
+        or "lifecyclestage" in cols
+    ):
+        return "hubspot-contacts"
+    if "dealstage" in cols or any(c.startswith("dateentered") for c in cols):
+        return "hubspot-deals"
+    if "stagename" in cols and ("opportunityid" in cols or "opportunity" in cols):
+        return "salesforce-opportunity-history"
+    if {"field", "oldvalue", "newvalue"} <= cols:
+        return "salesforce-opportunity-history"
+    if "status" in cols and ({"isconverted", "converteddate"} & cols):
+        return "salesforce-leads"
+    return None
+
+
+def read_source(source: str | Path, *, format: str = "auto", funnel: Funnel | None = None):
+    """Read a source into raw tables: returns ``(tables, label, funnel or None)``.
+
+    ``funnel`` (the user's funnel definition, if any) is passed to readers that
+    check CRM stage names against it.
+    """
     if format == "auto":
         format = detect_format(source)
     if format not in READERS:
-        raise FunnelDataError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
-    module_name, func_name = READERS[format].split(":")
-    import importlib
+        import difflib
 
+        close = difflib.get_close_matches(str(format), list(READERS), n=1, cutoff=0.5)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise FunnelDataError(
+            f"unknown format {format!r}{hint}; choose one of {', '.join(FORMATS)}"
+        )
+    module_name, func_name = READERS[format].split(":")
     reader = getattr(importlib.import_module(module_name), func_name)
-    tables, label, funnel_path = reader(source)
-    funnel = Funnel.from_yaml(funnel_path) if funnel_path is not None else None
-    return tables, label, funnel
+    if "funnel" in inspect.signature(reader).parameters:
+        tables, label, found = reader(source, funnel=funnel)
+    else:
+        tables, label, found = reader(source)
+    if found is None or isinstance(found, Funnel):
+        return tables, label, found
+    return tables, label, Funnel.from_yaml(found)
 
 
 def _redact(url: str) -> str:
-    """A URL with any password replaced by ***."""
+    """A URL with any password replaced by ***.
+
+    >>> _redact("postgresql://ann:s3cret@db:5432/crm")
+    'postgresql://ann:***@db:5432/crm'
+    """
     import re
 
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+    text = re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", str(url))
+    return re.sub(r"(?i)(password=)[^&\s]*", r"\1***", text)
