@@ -126,7 +126,8 @@ _DEFAULT = {
             "aliases": ["Nurture", "Nurturing", "Returned to Marketing"],
         },
     ],
-    "sla_hours": {"MQL->SAL": 24, "SAL->SQL": 168},
+    # The hand-off SLA: sales accepts (or rejects) an MQL within 24 h. Add others in funnel.yaml.
+    "sla_hours": {"MQL->SAL": 24},
 }
 
 _TOP_KEYS = {"stages", "outcomes", "aliases", "sla_hours"}
