@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-from tests.test_dataset import EVENTS_CSV, EXPECTED_REJECTIONS, LEADS_CSV
+from test_dataset import EVENTS_CSV, EXPECTED_REJECTIONS, LEADS_CSV
 
 CLI = [sys.executable, "-m", "funnel_models.cli"]
 
