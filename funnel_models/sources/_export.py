@@ -218,9 +218,10 @@ class EventBuilder:
         """Add the events of the records where ``mask`` (default: entered_at present)."""
         entered_at = pd.Series(entered_at).reset_index(drop=True)
         if mask is None:
-            mask = entered_at.notna().to_numpy(bool)
-            if entered_at.dtype == object:
-                mask &= (entered_at.astype("string").str.strip() != "").fillna(False).to_numpy(bool)
+            mask = entered_at.notna().to_numpy(bool).copy()
+            if entered_at.dtype == object or str(entered_at.dtype) in ("str", "string"):
+                filled = entered_at.astype("string").str.strip() != ""
+                mask &= filled.fillna(False).to_numpy(bool)
         mask = np.asarray(mask, dtype=bool)
         if not mask.any():
             return
