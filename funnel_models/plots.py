@@ -40,10 +40,22 @@ __all__ = [
     "OWNER_COLORS",
     "TEMPLATE",
     "as_widget",
+    "cohort_trend",
+    "findings_html",
     "funnel_chart",
     "headline",
+    "kpi_tiles_html",
+    "message_html",
+    "reasons_chart",
+    "response_curve",
+    "response_mix_chart",
+    "sankey_chart",
+    "sla_chart",
+    "source_quality_chart",
     "stage_table",
     "stage_table_html",
+    "time_in_stage_chart",
+    "what_if_chart",
 ]
 
 #: Colour of each owning team; the hand-off from marketing to sales shows as a change of colour.
@@ -422,3 +434,495 @@ def as_widget(fig: go.Figure) -> go.FigureWidget:
             "Dashboards draw plotly figures as FigureWidget, which needs 'anywidget': "
             "pip install anywidget"
         ) from exc
+
+
+# ---- dashboard panels: KPI tiles, findings, Sankey, cohorts, SLA, hand-off -----------------------
+_CARD_CSS = (
+    "<style>"
+    ".fm-card{background:#fff;border-radius:10px;padding:18px 26px;color:" + _INK + ";"
+    "font-family:" + _FONT.replace('"', "'") + "}"
+    ".fm-card h3{font-size:24px;font-weight:400;margin:0 0 12px 0}"
+    ".fm-kpis{display:flex;gap:14px;flex-wrap:wrap}"
+    ".fm-kpi{flex:1 1 170px;background:#f5f7fa;border-radius:8px;padding:12px 16px}"
+    ".fm-kpi-value{font-size:32px;font-weight:700}"
+    ".fm-kpi-label{font-size:17px;color:" + _MUTED + "}"
+    ".fm-up{color:#2e7d4f;font-size:16px}.fm-down{color:#b3261e;font-size:16px}"
+    ".fm-flat{color:" + _MUTED + ";font-size:16px}"
+    ".fm-findings{margin:0;padding-left:1.4em;font-size:19px;line-height:1.45}"
+    ".fm-findings li{margin-bottom:8px}"
+    ".fm-owner-tag{display:inline-block;border-radius:4px;padding:0 8px;font-size:15px;"
+    "color:#fff;margin-right:8px}"
+    ".fm-message{background:#fff4e5;border-left:6px solid #e07b28;border-radius:8px;"
+    "padding:20px 26px;font-size:20px;color:" + _INK + "}"
+    "</style>"
+)
+
+
+def _money(value: float) -> str:
+    if value is None or not math.isfinite(value):
+        return "–"
+    for size, suffix in ((1e9, " bn"), (1e6, " M"), (1e3, " k")):
+        if abs(value) >= size:
+            return f"{value / size:.1f}{suffix}"
+    return f"{value:,.0f}"
+
+
+def kpi_tiles_html(kpis: pd.DataFrame, *, period: str = "") -> str:
+    """Key-figure tiles with the change against the previous period, as HTML.
+
+    Parameters
+    ----------
+    kpis : pandas.DataFrame
+        Indexed by measure, with ``value``, ``previous`` and ``change`` (a share; NaN when there
+        is no previous period).
+    period : str
+        Words for the period, e.g. "last 3 months".
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from funnel_models.plots import kpi_tiles_html
+    >>> kpis = pd.DataFrame({"value": [120.0], "previous": [100.0], "change": [0.2]},
+    ...                     index=pd.Index(["MQLs"], name="measure"))
+    >>> "+20% vs previous" in kpi_tiles_html(kpis)
+    True
+    """
+    tiles = []
+    for measure, row in kpis.iterrows():
+        value = float(row["value"])
+        shown = _money(value) if "revenue" in str(measure).lower() else f"{value:,.0f}"
+        change = row.get("change", float("nan"))
+        if change is None or not math.isfinite(float(change)):
+            delta = "<span class='fm-flat'>no previous period</span>"
+        else:
+            css = "fm-up" if change > 0.005 else "fm-down" if change < -0.005 else "fm-flat"
+            arrow = "▲" if change > 0.005 else "▼" if change < -0.005 else "●"
+            delta = f"<span class='{css}'>{arrow} {change:+.0%} vs previous</span>"
+        tiles.append(
+            "<div class='fm-kpi'>"
+            f"<div class='fm-kpi-value'>{shown}</div>"
+            f"<div class='fm-kpi-label'>{html.escape(str(measure))}</div>{delta}</div>"
+        )
+    title = f"Key figures{(' — ' + html.escape(period)) if period else ''}"
+    return (
+        f"{_CARD_CSS}<div class='fm-card fm-kpi-card'><h3>{title}</h3>"
+        f"<div class='fm-kpis'>{''.join(tiles)}</div></div>"
+    )
+
+
+def findings_html(findings: pd.DataFrame, *, top: int = 5, title: str = "Where leads stall") -> str:
+    """The top stall findings (``fm.find_stalls``) as plain sentences tagged with their owner.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from funnel_models.plots import findings_html
+    >>> f = pd.DataFrame({"summary": ["40% of MQLs wait past the SLA."], "owner": ["sales"]})
+    >>> "Sales" in findings_html(f)
+    True
+    """
+    if findings is None or len(findings) == 0:
+        items = "<li>No stall stands out in this selection.</li>"
+    else:
+        items = "".join(
+            "<li><span class='fm-owner-tag' style='background:"
+            f"{_owner_color(row.get('owner'))}'>{html.escape(str(row.get('owner', '')).capitalize())}"
+            f"</span>{html.escape(str(row['summary']))}</li>"
+            for _, row in findings.head(top).iterrows()
+        )
+    return (
+        f"{_CARD_CSS}<div class='fm-card fm-findings-card'><h3>{html.escape(title)}</h3>"
+        f"<ol class='fm-findings'>{items}</ol></div>"
+    )
+
+
+def message_html(text: str, *, title: str = "This dashboard cannot be shown") -> str:
+    """A plain in-page message (for an empty or unreadable source): never a traceback.
+
+    Examples
+    --------
+    >>> from funnel_models.plots import message_html
+    >>> "fm-message" in message_html("No data.")
+    True
+    """
+    return (
+        f"{_CARD_CSS}<div class='fm-message'><b>{html.escape(title)}</b><br>"
+        f"{html.escape(text)}</div>"
+    )
+
+
+def _base(fig: go.Figure, title: str, subtitle: str = "", height: int = 420) -> go.Figure:
+    text = html.escape(title)
+    if subtitle:
+        text += f"<br><span style='font-size:16px;color:{_MUTED}'>{html.escape(subtitle)}</span>"
+    fig.update_layout(template=TEMPLATE, title={"text": text}, height=height)
+    return fig
+
+
+def sankey_chart(flows: pd.DataFrame, *, title: str = "Where leads go") -> go.Figure:
+    """Sankey of stage visits flowing to the next stage, an outcome, or "still open".
+
+    Parameters
+    ----------
+    flows : pandas.DataFrame
+        Columns ``source``, ``target`` and ``leads``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from funnel_models.plots import sankey_chart
+    >>> flows = pd.DataFrame({"source": ["Lead", "Lead"], "target": ["MQL", "Disqualified"],
+    ...                       "leads": [40, 60]})
+    >>> sankey_chart(flows).data[0].type
+    'sankey'
+    """
+    labels = list(dict.fromkeys([*flows["source"], *flows["target"]]))
+    index = {name: i for i, name in enumerate(labels)}
+    outcome_colors = {
+        "Won": "#3a9a5b",
+        "Lost": "#b3261e",
+        "Disqualified": "#9aa5b1",
+        "Recycled": "#8e5fb0",
+        "(still open)": "#cfd6de",
+    }
+    marketing = {"Lead", "MQL"}
+    colors = [
+        outcome_colors.get(
+            name, OWNER_COLORS["marketing"] if name in marketing else OWNER_COLORS["sales"]
+        )
+        for name in labels
+    ]
+    fig = go.Figure(
+        go.Sankey(
+            arrangement="snap",
+            node={"label": labels, "color": colors, "pad": 18, "thickness": 18},
+            link={
+                "source": [index[s] for s in flows["source"]],
+                "target": [index[t] for t in flows["target"]],
+                "value": [int(v) for v in flows["leads"]],
+                "color": "rgba(120,135,150,0.25)",
+            },
+            textfont={"size": 16, "family": _FONT.replace('"', "")},
+        )
+    )
+    return _base(fig, title, "stage visits, by where each went next", height=480)
+
+
+def cohort_trend(cohorts: pd.DataFrame, *, horizon_days: float = 90.0) -> go.Figure:
+    """MQL→SQL within ``horizon_days`` by monthly cohort; still-maturing cohorts marked.
+
+    Parameters
+    ----------
+    cohorts : pandas.DataFrame
+        Indexed by cohort ("2026-05"), with ``conversion`` (censoring-aware), ``naive`` and
+        ``maturing`` (bool).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from funnel_models.plots import cohort_trend
+    >>> c = pd.DataFrame({"conversion": [0.3, 0.25], "naive": [0.3, 0.1],
+    ...                   "maturing": [False, True]}, index=["2026-01", "2026-02"])
+    >>> [t.name for t in cohort_trend(c).data]
+    ['censoring-aware', 'naive (counts open leads as lost)', 'still maturing']
+    """
+    x = [str(i) for i in cohorts.index]
+    maturing = cohorts["maturing"].astype(bool).to_numpy()
+    fig = go.Figure()
+    fig.add_scatter(
+        x=x,
+        y=cohorts["conversion"],
+        mode="lines+markers",
+        name="censoring-aware",
+        line={"color": OWNER_COLORS["marketing"], "width": 3},
+    )
+    fig.add_scatter(
+        x=x,
+        y=cohorts["naive"],
+        mode="lines",
+        name="naive (counts open leads as lost)",
+        line={"color": _MUTED, "width": 2, "dash": "dot"},
+    )
+    fig.add_scatter(
+        x=[v for v, m in zip(x, maturing, strict=True) if m],
+        y=cohorts["conversion"][maturing],
+        mode="markers",
+        name="still maturing",
+        marker={
+            "size": 16,
+            "symbol": "circle-open",
+            "color": OWNER_COLORS["sales"],
+            "line": {"width": 3},
+        },
+    )
+    fig.update_yaxes(tickformat=".0%", rangemode="tozero")
+    fig.update_layout(legend={"orientation": "h", "y": -0.2})
+    return _base(
+        fig,
+        f"MQL → SQL within {horizon_days:.0f} days, by month of MQL",
+        "young cohorts are still maturing: their final rate is not known yet",
+    )
+
+
+def time_in_stage_chart(table: pd.DataFrame) -> go.Figure:
+    """Median days in each stage (p90 as whisker) against the SLA where one is set.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from funnel_models.plots import time_in_stage_chart
+    >>> t = pd.DataFrame({"median_days": [0.8, 10.7], "p90_days": [7.9, 33.9],
+    ...                   "sla_days": [1.0, 7.0], "owner": ["marketing", "sales"]},
+    ...                  index=["MQL", "SAL"])
+    >>> time_in_stage_chart(t).data[0].type
+    'bar'
+    """
+    stages = [str(s) for s in table.index]
+    fig = go.Figure()
+    fig.add_bar(
+        x=stages,
+        y=table["median_days"],
+        name="median days",
+        marker={"color": [_owner_color(o) for o in table["owner"]]},
+        error_y={
+            "type": "data",
+            "symmetric": False,
+            "array": (table["p90_days"] - table["median_days"]).clip(lower=0),
+            "arrayminus": [0] * len(table),
+            "color": _MUTED,
+        },
+        text=[f"{v:.1f} d" if pd.notna(v) else "–" for v in table["median_days"]],
+        textposition="outside",
+        hovertemplate="%{x}: median %{y:.1f} days<extra></extra>",
+    )
+    sla = table["sla_days"]
+    if sla.notna().any():
+        fig.add_scatter(
+            x=stages,
+            y=sla,
+            mode="markers",
+            name="SLA",
+            marker={"symbol": "line-ew-open", "size": 46, "line": {"width": 4, "color": "#b3261e"}},
+        )
+    fig.update_yaxes(title="days (whisker: 90th percentile)")
+    fig.update_layout(legend={"orientation": "h", "y": -0.2})
+    return _base(
+        fig,
+        "Time in stage against the SLA",
+        "Kaplan–Meier: open leads count for the time they have waited",
+    )
+
+
+def sla_chart(
+    table: pd.DataFrame, *, title: str = "MQLs accepted or rejected within the 24 h SLA"
+) -> go.Figure:
+    """Share of hand-offs handled within the SLA, one bar per team.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from funnel_models.plots import sla_chart
+    >>> t = pd.DataFrame({"within_sla": [0.8, 0.3]}, index=["North", "South"])
+    >>> list(sla_chart(t).data[0].text)
+    ['80%', '30%']
+    """
+    fig = go.Figure(
+        go.Bar(
+            x=[str(i) for i in table.index],
+            y=table["within_sla"],
+            text=[_percent(v) for v in table["within_sla"]],
+            textposition="outside",
+            marker={"color": OWNER_COLORS["sales"]},
+        )
+    )
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.1])
+    return _base(fig, title)
+
+
+def source_quality_chart(table: pd.DataFrame) -> go.Figure:
+    """Marketing's side: acceptance rate and MQL→SQL by lead source (bars), MQLs in the hover.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from funnel_models.plots import source_quality_chart
+    >>> t = pd.DataFrame({"mqls": [100], "acceptance": [0.7], "mql_to_sql": [0.4]},
+    ...                  index=["webinar"])
+    >>> len(source_quality_chart(t).data)
+    2
+    """
+    x = [f"{i} ({int(n):,})" for i, n in zip(table.index, table["mqls"], strict=True)]
+    fig = go.Figure()
+    fig.add_bar(
+        x=x,
+        y=table["acceptance"],
+        name="accepted by sales (30 d)",
+        marker={"color": OWNER_COLORS["marketing"]},
+        text=[_percent(v) for v in table["acceptance"]],
+        textposition="outside",
+    )
+    fig.add_bar(
+        x=x,
+        y=table["mql_to_sql"],
+        name="MQL → SQL (90 d)",
+        marker={"color": "#8fb3dd"},
+        text=[_percent(v) for v in table["mql_to_sql"]],
+        textposition="outside",
+    )
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.1])
+    fig.update_layout(barmode="group", legend={"orientation": "h", "y": -0.3})
+    return _base(fig, "Marketing's side: MQL quality by source", "source (MQLs); censoring-aware")
+
+
+def response_mix_chart(table: pd.DataFrame) -> go.Figure:
+    """Sales' side: how fast MQLs got a first sales touch, per team (stacked shares).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from funnel_models.plots import response_mix_chart
+    >>> t = pd.DataFrame({"within 1 h": [0.5], "1–24 h": [0.5]}, index=["North"])
+    >>> len(response_mix_chart(t).data)
+    2
+    """
+    palette = ["#2e7d4f", "#e0b028", "#b3261e", "#9aa5b1"]
+    fig = go.Figure()
+    for color, column in zip(palette, table.columns, strict=False):
+        fig.add_bar(
+            x=[str(i) for i in table.index],
+            y=table[column],
+            name=str(column),
+            marker={"color": color},
+            text=[_percent(v) for v in table[column]],
+            textposition="inside",
+        )
+    fig.update_yaxes(tickformat=".0%")
+    fig.update_layout(barmode="stack", legend={"orientation": "h", "y": -0.2})
+    return _base(fig, "Sales' side: first response to an MQL, by team")
+
+
+def reasons_chart(reasons: pd.Series) -> go.Figure:
+    """Why MQLs and SALs were disqualified or recycled (horizontal bars).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from funnel_models.plots import reasons_chart
+    >>> reasons_chart(pd.Series({"no budget": 5, "timing": 3})).data[0].orientation
+    'h'
+    """
+    r = reasons.sort_values()
+    fig = go.Figure(
+        go.Bar(
+            x=r.to_numpy(),
+            y=[str(i) for i in r.index],
+            orientation="h",
+            marker={"color": _MUTED},
+            text=[f"{int(v):,}" for v in r],
+            textposition="outside",
+        )
+    )
+    return _base(fig, "Rejection reasons", "MQLs and SALs disqualified or recycled", height=380)
+
+
+def response_curve(summary: pd.DataFrame, *, title: str | None = None) -> go.Figure:
+    """The response-time effect: adjusted SAL→SQL rate per response bucket with intervals.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        :attr:`funnel_models.ResponseTimeEffect.summary`: indexed by bucket, with
+        ``adjusted_rate``, ``adjusted_rate_lower``, ``adjusted_rate_upper``, ``naive_rate``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from funnel_models.plots import response_curve
+    >>> s = pd.DataFrame({"adjusted_rate": [0.6, 0.3], "adjusted_rate_lower": [0.55, 0.25],
+    ...                   "adjusted_rate_upper": [0.65, 0.35], "naive_rate": [0.62, 0.28]},
+    ...                  index=["<=1h", ">24h"])
+    >>> response_curve(s).data[0].name
+    'adjusted for the mix of leads'
+    """
+    x = [str(i) for i in summary.index]
+    fig = go.Figure()
+    fig.add_scatter(
+        x=x,
+        y=summary["adjusted_rate"],
+        mode="lines+markers",
+        name="adjusted for the mix of leads",
+        line={"color": OWNER_COLORS["sales"], "width": 4},
+        marker={"size": 14},
+        error_y={
+            "type": "data",
+            "symmetric": False,
+            "array": summary["adjusted_rate_upper"] - summary["adjusted_rate"],
+            "arrayminus": summary["adjusted_rate"] - summary["adjusted_rate_lower"],
+        },
+    )
+    if "naive_rate" in summary.columns:
+        fig.add_scatter(
+            x=x,
+            y=summary["naive_rate"],
+            mode="lines+markers",
+            name="unadjusted",
+            line={"color": _MUTED, "dash": "dot"},
+        )
+    fig.update_yaxes(tickformat=".0%", rangemode="tozero")
+    fig.update_xaxes(title="first sales response after the MQL")
+    fig.update_layout(legend={"orientation": "h", "y": -0.3})
+    return _base(
+        fig,
+        title or "The faster sales responds, the more leads qualify",
+        "accepted MQLs reaching SQL",
+    )
+
+
+def what_if_chart(table: pd.DataFrame, *, measure: str = "won_per_year") -> go.Figure:
+    """Baseline against scenario for one what-if measure, with the interval of the change.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :meth:`funnel_models.FunnelMarkov.what_if`: indexed by measure, with ``baseline``,
+        ``scenario``, ``change_low``, ``change_high``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from funnel_models.plots import what_if_chart
+    >>> t = pd.DataFrame({"baseline": [200.0], "scenario": [240.0], "change": [40.0],
+    ...                   "change_low": [30.0], "change_high": [50.0]}, index=["won_per_year"])
+    >>> list(what_if_chart(t).data[0].x)
+    ['today', 'scenario']
+    """
+    row = table.loc[measure]
+    low = (
+        row["scenario"] - (row["change"] - row["change_low"])
+        if "change" in row
+        else row["scenario"]
+    )
+    high = (
+        row["scenario"] + (row["change_high"] - row["change"])
+        if "change" in row
+        else row["scenario"]
+    )
+    fig = go.Figure(
+        go.Bar(
+            x=["today", "scenario"],
+            y=[row["baseline"], row["scenario"]],
+            marker={"color": [_MUTED, "#3a9a5b"]},
+            text=[_money(row["baseline"]), _money(row["scenario"])],
+            textposition="outside",
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": [0, max(high - row["scenario"], 0) if pd.notna(high) else 0],
+                "arrayminus": [0, max(row["scenario"] - low, 0) if pd.notna(low) else 0],
+            },
+        )
+    )
+    label = {"won_per_year": "Won deals per year", "revenue_per_year": "Revenue per year"}
+    return _base(
+        fig, label.get(measure, measure), "bar: projection; whisker: 95% interval", height=380
+    )
