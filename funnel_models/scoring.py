@@ -399,17 +399,19 @@ def top_reasons(
             sel = j == jj
             if not sel.any():
                 continue
-            labels = np.array(table[col]["labels"] + ["(unseen value)"], dtype=object)
+            # the sentence depends only on the value's label: build each once, then index
+            spec_eff = list(table[col]["effects"]) + [0.0]
+            sentences = np.array(
+                [
+                    f"{col} = {lab} {'raises' if ef >= 0 else 'lowers'} the score ({100 * ef:+.0f} pts)"
+                    for lab, ef in zip(
+                        table[col]["labels"] + ["(unseen value)"], spec_eff, strict=True
+                    )
+                ],
+                dtype=object,
+            )
             li = label_idx[jj][sel]
-            li = np.where(li < 0, len(labels) - 1, li)
-            lab = labels[li]
-            ee = e[sel]
-            verb = np.where(ee >= 0, "raises", "lowers")
-            pts = np.char.mod("%+.0f", 100 * ee.astype(float))
-            texts[sel] = [
-                f"{col} = {a} {b} the score ({c} pts)"
-                for a, b, c in zip(lab, verb, pts, strict=True)
-            ]
+            texts[sel] = sentences[np.where(li < 0, len(sentences) - 1, li)]
         texts[np.abs(e) * 100 < min_points] = ""
         out[f"reason_{k + 1}"] = texts
         pieces.append(pd.Series(texts, index=X.index))
