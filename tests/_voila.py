@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,8 +70,14 @@ def serve_voila(
     env: Mapping[str, str] | None = None,
     log_path: Path | None = None,
     startup_timeout_s: float = 90.0,
+    args: Sequence[str] = (),
+    show_tracebacks: bool = False,
 ) -> Iterator[str]:
-    """Start Voila on ``notebook``; yield the page URL once the server answers; always stop it."""
+    """Start Voila on ``notebook``; yield the page URL once the server answers; always stop it.
+
+    Tracebacks stay hidden as they are for executives (``show_tracebacks=True`` to debug);
+    ``args`` are extra Voila options (e.g. ``--preheat_kernel=True``).
+    """
     port = free_port()
     cmd = [
         sys.executable,
@@ -82,7 +88,8 @@ def serve_voila(
         f"--port={port}",
         "--Voila.ip=127.0.0.1",
         f"--template={TEMPLATE}",
-        "--VoilaConfiguration.show_tracebacks=True",
+        f"--VoilaConfiguration.show_tracebacks={show_tracebacks}",
+        *args,
     ]
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(
