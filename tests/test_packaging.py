@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 PYPI_TO_CONDA = {
     "duckdb": "python-duckdb",
     "ibis-framework[duckdb]": "ibis-duckdb",
+    "psycopg[binary]": "psycopg",  # conda-forge's psycopg links libpq itself
 }
 # conda-only entries that are not dependencies of the package.
 CONDA_ONLY = {"python", "pip"}
