@@ -395,17 +395,13 @@ class FunnelCube:
         return int(v.loc[mask, "n"].sum())
 
     def by_source(self, horizon_days: float = 90.0) -> pd.DataFrame:
-        """Marketing's side: MQLs, acceptance rate (MQL→SAL within 30 days) and MQL→SQL within
+        """Marketing's side: MQLs, acceptance rate (MQL→SAL or beyond within 30 days) and MQL→SQL within
         ``horizon_days``, per lead source — all censoring-aware."""
-        mql, sal = self.progression[1], self.progression[2]
+        mql = self.progression[1]
         if "source" not in self.visits.columns:
             return pd.DataFrame(columns=["mqls", "acceptance", "mql_to_sql"])
-        part = self.visits.loc[self.visits["stage"] == mql]
-        accepted = part.assign(
-            event=np.where(
-                (part["event"] == ADVANCED) & (part["next_stage"] != sal), EXITED, part["event"]
-            )
-        )
+        # accepted: the MQL visit moved on (to SAL, or straight to a later stage)
+        accepted = self.visits.loc[self.visits["stage"] == mql]
         rows = {}
         for value, group in accepted.groupby("source", observed=True):
             reach = self.reach.loc[self.reach["source"] == value]

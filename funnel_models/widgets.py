@@ -207,7 +207,7 @@ def _selection_sentence(table: pd.DataFrame) -> str:
     return (
         f"In this selection, {int(table['entered'].iloc[0]):,} leads entered; the weakest step is "
         f"<b>{html.escape(before)} → {html.escape(worst)}</b>: {plots._percent(steps[worst])} "
-        f"moved on within {horizon:.0f} days ({html.escape(table.loc[worst, 'owner'])}'s side)."
+        f"moved on within {horizon:.0f} days (owned by {html.escape(table.loc[worst, 'owner'])})."
     )
 
 
