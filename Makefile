@@ -13,7 +13,6 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 BENCH_STAMP := $(VENV)/.installed-bench-stamp
 SAMPLE := data/sample/leads.parquet
-DASHBOARD := notebooks/dashboard_executive.ipynb
 
 # Voila finds our offline template (no CDN) through JUPYTER_PATH.
 export JUPYTER_PATH := $(CURDIR)/funnel_models/share/jupyter$(if $(JUPYTER_PATH),:$(JUPYTER_PATH))
@@ -46,8 +45,7 @@ $(SAMPLE): | $(STAMP)
 
 demo: $(STAMP) $(SAMPLE)
 	@echo "Executive dashboard: http://127.0.0.1:$(PORT)  (Ctrl-C to stop)"
-	$(BIN)/voila $(DASHBOARD) --no-browser --port=$(PORT) --Voila.ip=127.0.0.1 \
-		--template=funnel_models --VoilaConfiguration.show_tracebacks=True
+	$(BIN)/funnel-models dashboard data/sample --which executive --port $(PORT)
 
 # Debian's Chromium for the browser tests (Playwright's own browser download is not used).
 browser-deps:
