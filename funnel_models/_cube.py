@@ -126,12 +126,14 @@ class FunnelCube:
 
         Examples
         --------
-        >>> import funnel_models as fm
+        >>> import pandas as pd, funnel_models as fm
         >>> from funnel_models._cube import FunnelCube
         >>> ds = fm.FunnelDataset.from_frames(
-        ...     leads={"lead_id": ["a"], "created_at": ["2026-01-01"]},
-        ...     stage_events={"lead_id": ["a", "a"], "stage": ["Lead", "MQL"],
-        ...                   "entered_at": ["2026-01-01", "2026-01-03"]},
+        ...     leads=pd.DataFrame({"lead_id": ["a"], "created_at": ["2026-01-01"]}),
+        ...     stage_events=pd.DataFrame(
+        ...         {"lead_id": ["a", "a"], "stage": ["Lead", "MQL"],
+        ...          "entered_at": ["2026-01-01", "2026-01-03"]}
+        ...     ),
         ... )
         >>> int(FunnelCube.from_dataset(ds).visits["n"].sum())
         2
@@ -239,13 +241,17 @@ class FunnelCube:
 
         Examples
         --------
-        >>> import funnel_models as fm
+        >>> import pandas as pd, funnel_models as fm
         >>> from funnel_models._cube import FunnelCube
         >>> ds = fm.FunnelDataset.from_frames(
-        ...     leads={"lead_id": ["a", "b"], "created_at": ["2026-01-01", "2026-01-01"],
-        ...            "source": ["web_form", "webinar"]},
-        ...     stage_events={"lead_id": ["a", "b"], "stage": ["Lead", "Lead"],
-        ...                   "entered_at": ["2026-01-01", "2026-01-02"]},
+        ...     leads=pd.DataFrame(
+        ...         {"lead_id": ["a", "b"], "created_at": ["2026-01-01", "2026-01-01"],
+        ...          "source": ["web_form", "webinar"]}
+        ...     ),
+        ...     stage_events=pd.DataFrame(
+        ...         {"lead_id": ["a", "b"], "stage": ["Lead", "Lead"],
+        ...          "entered_at": ["2026-01-01", "2026-01-02"]}
+        ...     ),
         ... )
         >>> int(FunnelCube.from_dataset(ds).select(source="webinar").visits["n"].sum())
         1

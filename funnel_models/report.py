@@ -5,12 +5,14 @@ dashboards (all leads, no filters), with plotly.js embedded once so the file nee
 
 Examples
 --------
->>> import funnel_models as fm, tempfile, pathlib
+>>> import pandas as pd, funnel_models as fm, tempfile, pathlib
 >>> from funnel_models.report import write_report
 >>> ds = fm.FunnelDataset.from_frames(
-...     leads={"lead_id": ["a", "b"], "created_at": ["2026-01-01", "2026-01-02"]},
-...     stage_events={"lead_id": ["a", "a", "b"], "stage": ["Lead", "MQL", "Lead"],
-...                   "entered_at": ["2026-01-01", "2026-01-02", "2026-01-02"]},
+...     leads=pd.DataFrame({"lead_id": ["a", "b"], "created_at": ["2026-01-01", "2026-01-02"]}),
+...     stage_events=pd.DataFrame(
+...         {"lead_id": ["a", "a", "b"], "stage": ["Lead", "MQL", "Lead"],
+...          "entered_at": ["2026-01-01", "2026-01-02", "2026-01-02"]}
+...     ),
 ... )
 >>> out = pathlib.Path(tempfile.mkdtemp()) / "report.html"
 >>> write_report(ds, out).name
