@@ -28,6 +28,7 @@ Timestamp('2024-01-03 00:00:00+0000', tz='UTC')
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
 
 from funnel_models._errors import FunnelConfigError, FunnelDataError
@@ -44,9 +46,13 @@ from funnel_models.stages import Funnel
 __all__ = [
     "ENGINES",
     "EventLog",
+    "bin_upper_days",
     "connect",
+    "duration_bin",
     "resolve_as_of",
     "spell_expr",
+    "stage_transition_expr",
+    "stall_aggregate_expr",
     "transition_expr",
 ]
 
@@ -419,3 +425,400 @@ def transition_expr(spells: ir.Table, quantiles: Sequence[float] = (0.5, 0.9)) -
         .aggregate(**aggs)
         .order_by(["from_stage", "to_stage"])
     )
+
+
+# ---------------------------------------------------------------------- duration grid
+#: The grid durations are rounded *up* to before Kaplan–Meier curves are built from
+#: aggregated counts: every whole minute up to 1 day, every whole hour up to 30 days,
+#: then steps of 0.5 % (so a median of 45.3 days is reported as at most 0.5 % longer).
+#: Durations that are whole minutes (< 1 day) or whole hours (< 30 days) are exact.
+GRID_MINUTE_LIMIT = 1440  # minutes: 1 day
+GRID_HOUR_LIMIT = 720  # hours: 30 days
+GRID_STEP = 1.005
+_GRID_BASE = GRID_MINUTE_LIMIT + GRID_HOUR_LIMIT - GRID_MINUTE_LIMIT // 60  # last hour bin
+
+
+def duration_bin(seconds: ir.NumericValue) -> ir.IntegerValue:
+    """Index on the duration grid (see :data:`GRID_STEP`) of a duration in seconds.
+
+    Bin ``k`` holds the durations in ``(edge(k-1), edge(k)]``;
+    :func:`bin_upper_days` gives ``edge(k)`` in days.
+    """
+    eps = 1e-9
+    minutes = seconds.cast("float64") / 60.0
+    m = ibis.greatest(minutes, 0.0)
+    by_minute = (m - eps).ceil()
+    by_hour = (m / 60.0 - eps).ceil() + (GRID_MINUTE_LIMIT - GRID_MINUTE_LIMIT // 60)
+    geometric = (
+        (m / (GRID_HOUR_LIMIT * 60.0)).ln() / math.log(GRID_STEP) - eps
+    ).ceil() + _GRID_BASE
+    k = ibis.cases(
+        (m <= GRID_MINUTE_LIMIT, ibis.greatest(by_minute, 0)),
+        (m <= GRID_HOUR_LIMIT * 60.0, by_hour),
+        else_=geometric,
+    )
+    return k.cast("int64")
+
+
+def bin_upper_days(k) -> np.ndarray:
+    """The upper edge in days of duration-grid bins ``k`` (inverse of :func:`duration_bin`).
+
+    >>> bin_upper_days(np.array([0, 720, 1440, 1441, 2136])).tolist()
+    [0.0, 0.5, 1.0, 1.0416666666666667, 30.0]
+    """
+    k = np.asarray(k, dtype=np.int64)
+    minutes = np.where(
+        k <= GRID_MINUTE_LIMIT,
+        k.astype(float),
+        np.where(
+            k <= _GRID_BASE,
+            (k - (GRID_MINUTE_LIMIT - GRID_MINUTE_LIMIT // 60)) * 60.0,
+            GRID_HOUR_LIMIT * 60.0 * GRID_STEP ** (k - _GRID_BASE).astype(float),
+        ),
+    )
+    return minutes / 1440.0
+
+
+# ---------------------------------------------------------------------- stall aggregates
+def stall_aggregate_expr(
+    spells: ir.Table,
+    columns: Sequence[str],
+    leak_stages: Sequence[str],
+    stages: Sequence[str],
+) -> ir.Table:
+    """Per (stage, segment column, value, duration bin): closed, leaking and open visits.
+
+    ``spells`` is :func:`spell_expr` joined with the lead attributes named in
+    ``columns``. One group-by per column (plus ``column == ""`` for the whole
+    stage), unioned: columns ``stage``, ``column``, ``value`` (string; NULL for
+    leads without the attribute), ``bin`` (:func:`duration_bin` of the days in
+    stage), ``closed`` (visits that ended), ``leak`` (closed visits whose next
+    stage is one of ``leak_stages``), ``open`` (censored visits). Kaplan–Meier
+    curves of any segment and of its rest follow exactly from these counts (on
+    the duration grid).
+    """
+    sp = spells.filter(spells.stage.isin(list(stages)))
+    secs = sp.days_in_stage * 86400.0
+    is_closed = sp.next_stage.notnull()
+    base = sp.mutate(
+        _bin=duration_bin(secs),
+        _closed=is_closed.cast("int64"),
+        _leak=(is_closed & sp.next_stage.isin(list(leak_stages) or ["\x00"])).cast("int64"),
+        _open=(~is_closed).cast("int64"),
+    )
+    parts = []
+    for col in ["", *columns]:
+        value = ibis.null().cast("string") if col == "" else base[col].cast("string")
+        part = base.group_by(
+            stage=base.stage,
+            column=ibis.literal(col, type="string"),
+            value=value,
+            bin=base._bin,
+        ).aggregate(closed=base._closed.sum(), leak=base._leak.sum(), open=base._open.sum())
+        parts.append(part)
+    return ibis.union(*parts) if len(parts) > 1 else parts[0]
+
+
+def stage_transition_expr(spells: ir.Table) -> ir.Table:
+    """Closed visits per (stage, next_stage) with their summed days in stage (for the chain)."""
+    closed = spells.filter(spells.next_stage.notnull())
+    return closed.group_by(["stage", "next_stage"]).aggregate(
+        count=closed.count(), days=closed.days_in_stage.sum()
+    )
+
+
+# ---------------------------------------------------------------------- canonical Parquet
+@dataclass
+class ParquetDataset:
+    """A folder of canonical Parquet tables opened and validated inside DuckDB.
+
+    Built by :func:`open_parquet_folder` for commands that only need aggregates
+    (``funnel-models stalls``): the row checks of :func:`funnel_models.load`
+    that apply to ``leads``, ``stage_events`` and ``opportunities`` run as SQL,
+    so no table is pulled into pandas. ``rows`` counts rows read, accepted and
+    rejected per table (accepted + rejected == read) and ``rejection_reasons``
+    counts rejected rows by rule, the first failing rule of a row in the same
+    order as :func:`funnel_models.load`. ``activities`` and ``accounts`` are not
+    read (a ``target_account`` flag missing from ``leads`` is taken from
+    ``accounts.parquet`` by ``account_id``).
+    """
+
+    con: Any
+    leads: ir.Table  # accepted leads: lead_id, created_at, attribute columns
+    events: ir.Table  # accepted stage events: lead_id, stage (canonical), entered_at
+    opportunities: ir.Table | None  # accepted opportunities (amount, won when present)
+    funnel: Funnel
+    rows: pd.DataFrame
+    rejection_reasons: pd.DataFrame
+    source: str
+
+    def log(self) -> EventLog:
+        return EventLog(self.con, self.events, self.funnel, "duckdb")
+
+
+_TS_FROM, _TS_UNTIL = "1980-01-01 00:00:00+00", "2100-01-01 00:00:00+00"
+
+
+def open_parquet_folder(
+    folder: Any, *, funnel: Funnel | None = None, timezone: str = "UTC", con: Any = None
+) -> ParquetDataset | None:
+    """Open a folder of canonical Parquet tables in DuckDB with SQL row checks.
+
+    Returns None when the folder does not qualify for this fast path (no
+    ``leads.parquet`` / ``stage_events.parquet``, timestamps not stored as
+    timestamps, naive timestamps with a ``timezone`` other than UTC, ids that are
+    neither text nor integers): use :func:`funnel_models.load` then.
+
+    The checks, per row, first failing rule wins: leads — blank id, bad or blank
+    ``created_at`` (outside 1980–2100), duplicate ``lead_id`` (the first copy
+    stays); stage events — blank id, blank stage, unknown stage (through the
+    funnel's aliases), bad or blank ``entered_at``, orphan ``lead_id`` (not an
+    accepted lead), before the lead's ``created_at``, duplicate (lead_id,
+    stage, entered_at); opportunities — blank ``opportunity_id``, bad or blank
+    ``created_at``, duplicate id, orphan ``lead_id``, closed before created,
+    negative amount.
+    """
+    path = Path(str(folder))
+    if not path.is_dir():
+        return None
+    files = {t: path / f"{t}.parquet" for t in ("leads", "stage_events", "opportunities")}
+    if not files["leads"].exists() or not files["stage_events"].exists():
+        return None
+    for t in ("leads", "stage_events", "opportunities"):
+        if (path / f"{t}.csv").exists():
+            return None  # ambiguous: let the general reader decide
+    if funnel is None and (path / "funnel.yaml").exists():
+        funnel = Funnel.from_yaml(path / "funnel.yaml")
+    funnel = funnel or Funnel.default()
+    con = con if con is not None else connect("duckdb")
+    raw = con.con if hasattr(con, "con") else con
+
+    def schema(file: Path) -> dict[str, str]:
+        rows = raw.execute(f"DESCRIBE SELECT * FROM read_parquet('{_sql_str(file)}')").fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def ts_ok(kind: str) -> bool:
+        return kind.startswith("TIMESTAMP WITH TIME ZONE") or (
+            kind.startswith("TIMESTAMP") and timezone == "UTC"
+        )
+
+    def id_ok(kind: str) -> bool:
+        return kind == "VARCHAR" or kind in ("BIGINT", "INTEGER", "SMALLINT", "UBIGINT", "UINTEGER")
+
+    s_leads, s_events = schema(files["leads"]), schema(files["stage_events"])
+    need = {"leads": ("lead_id", "created_at"), "stage_events": ("lead_id", "stage", "entered_at")}
+    for name, sch in (("leads", s_leads), ("stage_events", s_events)):
+        if any(c not in sch for c in need[name]):
+            return None  # the general reader reports the missing column
+    if not (
+        id_ok(s_leads["lead_id"])
+        and id_ok(s_events["lead_id"])
+        and ts_ok(s_leads["created_at"])
+        and ts_ok(s_events["entered_at"])
+        and s_events["stage"] == "VARCHAR"
+    ):
+        return None
+    s_opps = schema(files["opportunities"]) if files["opportunities"].exists() else None
+    if s_opps is not None and (
+        "opportunity_id" not in s_opps
+        or "created_at" not in s_opps
+        or not id_ok(s_opps["opportunity_id"])
+        or not ts_ok(s_opps["created_at"])
+        or ("closed_at" in s_opps and not ts_ok(s_opps["closed_at"]))
+        or ("lead_id" in s_opps and not id_ok(s_opps["lead_id"]))
+        or ("amount" in s_opps and s_opps["amount"] not in ("DOUBLE", "FLOAT", "BIGINT", "INTEGER"))
+        or ("won" in s_opps and s_opps["won"] != "BOOLEAN")
+    ):
+        s_opps = None
+
+    def ident(c: str) -> str:
+        return '"' + c.replace('"', '""') + '"'
+
+    def ts(c: str) -> str:
+        return f"CAST({ident(c)} AS TIMESTAMPTZ)"
+
+    def bad_ts(c: str) -> str:
+        return f"({ts(c)} < TIMESTAMPTZ '{_TS_FROM}' OR {ts(c)} >= TIMESTAMPTZ '{_TS_UNTIL}')"
+
+    def idv(c: str) -> str:
+        return f"NULLIF(TRIM(CAST({ident(c)} AS VARCHAR)), '')"
+
+    raw.execute("SET TimeZone = 'UTC'")
+    # ---- leads
+    attrs = [c for c in s_leads if c not in ("lead_id", "created_at")]
+    flag = None
+    if "target_account" not in s_leads and "account_id" in s_leads:
+        acc = path / "accounts.parquet"
+        if acc.exists():
+            s_acc = schema(acc)
+            if s_acc.get("target_account") == "BOOLEAN" and "account_id" in s_acc:
+                flag = acc
+    cols = ", ".join(ident(c) for c in attrs)
+    raw.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE fm_leads_checked AS
+        WITH r AS (
+          SELECT {idv("lead_id")} AS lead_id, {ts("created_at")} AS created_at,
+                 {cols + "," if cols else ""} file_row_number AS _row
+          FROM read_parquet('{_sql_str(files["leads"])}', file_row_number = true)
+        ), f AS (
+          SELECT *, CASE WHEN lead_id IS NULL THEN 'blank id'
+                         WHEN created_at IS NULL THEN 'blank timestamp'
+                         WHEN {bad_ts("created_at")} THEN 'bad timestamp' END AS rule
+          FROM r
+        )
+        SELECT * REPLACE (
+          CASE WHEN rule IS NULL AND row_number() OVER (
+                 PARTITION BY lead_id, rule IS NULL ORDER BY _row) > 1
+               THEN 'duplicate' ELSE rule END AS rule)
+        FROM f
+        """
+    )
+    join_flag = ""
+    if flag is not None:
+        join_flag = (
+            f" LEFT JOIN (SELECT NULLIF(TRIM(CAST(account_id AS VARCHAR)), '') AS _acc, "
+            f"bool_or(target_account) AS target_account FROM read_parquet('{_sql_str(flag)}') "
+            f"GROUP BY 1) a ON NULLIF(TRIM(CAST(l.account_id AS VARCHAR)), '') = a._acc"
+        )
+        attrs = [*attrs, "target_account"]
+    raw.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE fm_leads AS
+        SELECT l.* EXCLUDE (_row, rule){", a.target_account" if flag is not None else ""}
+        FROM fm_leads_checked l{join_flag} WHERE l.rule IS NULL
+        """
+    )
+    # ---- stage events
+    distinct = raw.execute(
+        f"SELECT DISTINCT CAST(stage AS VARCHAR) FROM read_parquet('{_sql_str(files['stage_events'])}')"
+    ).fetchall()
+    mapping = {}
+    for (value,) in distinct:
+        if value is None or not str(value).strip():
+            continue
+        canonical = funnel.canonical_stage(str(value).strip())
+        if canonical is not None:
+            mapping[value] = canonical
+    lookup = pd.DataFrame(
+        {"raw_stage": pd.Series(list(mapping), dtype=object),
+         "canonical": pd.Series(list(mapping.values()), dtype=object)}
+    )  # fmt: skip
+    raw.register("fm_stage_lookup", lookup)
+    raw.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE fm_events_checked AS
+        WITH r AS (
+          SELECT {idv("lead_id")} AS lead_id, CAST(stage AS VARCHAR) AS raw_stage,
+                 {ts("entered_at")} AS entered_at, file_row_number AS _row
+          FROM read_parquet('{_sql_str(files["stage_events"])}', file_row_number = true)
+        ), j AS (
+          SELECT r.lead_id, r.raw_stage, r.entered_at, r._row, m.canonical AS stage,
+                 l.created_at AS lead_created, l.lead_id IS NOT NULL AS known
+          FROM r LEFT JOIN fm_stage_lookup m ON r.raw_stage = m.raw_stage
+                 LEFT JOIN fm_leads l ON r.lead_id = l.lead_id
+        )
+        SELECT lead_id, stage, entered_at, _row,
+          CASE WHEN lead_id IS NULL THEN 'blank id'
+               WHEN raw_stage IS NULL OR TRIM(raw_stage) = '' THEN 'blank stage'
+               WHEN stage IS NULL THEN 'unknown stage'
+               WHEN entered_at IS NULL THEN 'blank timestamp'
+               WHEN {bad_ts("entered_at")} THEN 'bad timestamp'
+               WHEN NOT known THEN 'orphan lead_id'
+               WHEN entered_at < lead_created THEN 'before lead created' END AS rule
+        FROM j
+        """
+    )
+    raw.execute(
+        """
+        UPDATE fm_events_checked SET rule = 'duplicate'
+        FROM (SELECT lead_id, stage, entered_at, min(_row) AS first_row
+              FROM fm_events_checked WHERE rule IS NULL
+              GROUP BY ALL HAVING count(*) > 1) d
+        WHERE fm_events_checked.rule IS NULL AND fm_events_checked.lead_id = d.lead_id
+          AND fm_events_checked.stage = d.stage
+          AND fm_events_checked.entered_at = d.entered_at
+          AND fm_events_checked._row > d.first_row
+        """
+    )
+    # ---- opportunities (amount and outcome, for the average deal size)
+    opp_table = None
+    if s_opps is not None:
+        o_cols = ["amount"] if "amount" in s_opps else []
+        o_cols += ["won"] if "won" in s_opps else []
+        lead_expr = idv("lead_id") if "lead_id" in s_opps else "CAST(NULL AS VARCHAR)"
+        closed = ts("closed_at") if "closed_at" in s_opps else "CAST(NULL AS TIMESTAMPTZ)"
+        raw.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE fm_opps_checked AS
+            WITH r AS (
+              SELECT {idv("opportunity_id")} AS opportunity_id, {ts("created_at")} AS created_at,
+                     {closed} AS closed_at, {lead_expr} AS lead_id,
+                     {"".join(ident(c) + ", " for c in o_cols)} file_row_number AS _row
+              FROM read_parquet('{_sql_str(files["opportunities"])}', file_row_number = true)
+            ), f AS (
+              SELECT r.*, CASE
+                WHEN opportunity_id IS NULL THEN 'blank id'
+                WHEN created_at IS NULL THEN 'blank timestamp'
+                WHEN {bad_ts("created_at")} THEN 'bad timestamp'
+                WHEN closed_at IS NOT NULL AND {bad_ts("closed_at")} THEN 'bad timestamp'
+              END AS rule FROM r
+            ), d AS (
+              SELECT * REPLACE (
+                CASE WHEN rule IS NULL AND row_number() OVER (
+                       PARTITION BY opportunity_id, rule IS NULL ORDER BY _row) > 1
+                     THEN 'duplicate' ELSE rule END AS rule)
+              FROM f
+            )
+            SELECT d.* REPLACE (CASE
+                WHEN d.rule IS NOT NULL THEN d.rule
+                WHEN d.lead_id IS NOT NULL AND l.lead_id IS NULL THEN 'orphan lead_id'
+                WHEN d.closed_at < d.created_at THEN 'closed before created'
+                {"WHEN d.amount < 0 THEN 'negative amount'" if "amount" in o_cols else ""}
+              END AS rule)
+            FROM d LEFT JOIN fm_leads l ON d.lead_id = l.lead_id
+            """
+        )
+        opp_table = con.table("fm_opps_checked").filter(ibis._.rule.isnull())
+    # ---- the row accounting
+    parts = ["SELECT 'leads' AS tbl, rule FROM fm_leads_checked",
+             "SELECT 'stage_events', rule FROM fm_events_checked"]  # fmt: skip
+    if opp_table is not None:
+        parts.append("SELECT 'opportunities', rule FROM fm_opps_checked")
+    counts = raw.execute(
+        f"SELECT tbl, rule, count(*) AS n FROM ({' UNION ALL '.join(parts)}) GROUP BY ALL"
+    ).df()
+    tables = ["leads", "stage_events"] + (["opportunities"] if opp_table is not None else [])
+    rows = pd.DataFrame(
+        {
+            "read": [int(counts.loc[counts.tbl == t, "n"].sum()) for t in tables],
+            "accepted": [int(counts.loc[(counts.tbl == t) & counts.rule.isna(), "n"].sum())
+                         for t in tables],
+        },
+        index=pd.Index(tables, name="table"),
+    )  # fmt: skip
+    rows["rejected"] = rows["read"] - rows["accepted"]
+    reasons = (
+        counts.loc[counts.rule.notna()]
+        .rename(columns={"tbl": "table", "n": "rows"})
+        .sort_values(["table", "rows"], ascending=[True, False], kind="stable")
+        .reset_index(drop=True)
+    )
+    reasons["rows"] = reasons["rows"].astype("int64")
+    events = con.table("fm_events_checked")
+    events = events.filter(events.rule.isnull()).select("lead_id", "stage", "entered_at")
+    leads = con.table("fm_leads")
+    return ParquetDataset(
+        con=con,
+        leads=leads,
+        events=events,
+        opportunities=opp_table,
+        funnel=funnel,
+        rows=rows,
+        rejection_reasons=reasons,
+        source=str(folder),
+    )
+
+
+def _sql_str(path: Any) -> str:
+    return str(path).replace("'", "''")

@@ -1,37 +1,71 @@
 """Where leads stall: ranked findings, and the open leads to act on now.
 
-:func:`find_stalls` looks at every hand-off ``stage → next stage`` of the
+:func:`find_stalls` looks at every step ``stage → next stage`` of the
 progression (the last stage's is ``→ Won``), for the whole funnel and for each
-segment (a value of a lead attribute such as ``industry`` or ``source``), and
-reports two kinds of finding:
+segment (a value of a lead attribute such as ``industry`` or ``source``).
 
-``slow``
-    leads of the segment *wait* unusually long: the share of its visits still
-    in the stage after the threshold (the hand-off's SLA when the funnel
-    defines one, else the stage's 90th percentile over all its visits) is
-    higher than in the rest of the funnel. Both shares are Kaplan–Meier estimates, so visits still open
-    count for as long as they have been open (censored), not as failures. For
-    the whole funnel (segment ``{}``) a hand-off with an SLA is a finding when
-    more than ``sla_tolerance`` of its visits breach it.
-``leak``
-    leads of the segment *leave* the funnel at that stage unusually often: the
-    share of its closed visits that end lost, disqualified or recycled is
-    higher than in the rest.
+Whole-funnel findings: the headline
+    For each step with an SLA (``funnel.yaml``), the Kaplan–Meier share of its
+    visits still waiting after the SLA; a finding when its interval lies above
+    ``sla_tolerance`` (the share of breaches the teams agreed to tolerate,
+    default 10 %). These rows (``scope == "funnel"``) come first: they describe
+    the funnel as a whole and are not compared with a "rest".
 
-A segment is judged only with at least ``min_leads`` visits on each side, and
-is a finding only when its interval (Kaplan–Meier with Greenwood's log-log
-interval; Wilson for shares) lies wholly on the bad side of the rest's value,
-so noise is not ranked. Findings are ranked by impact in won deals per year:
+Segment findings, ranked by impact (``scope == "segment"``)
+    ``slow``
+        the segment's leads *wait* longer for the next stage than the rest of
+        the stage's visits. Measured by the ratio of Kaplan–Meier median days
+        in stage, segment ÷ rest (open visits count as censored, not as
+        failures), with a conservative interval from the two medians' own
+        intervals (the times where the log-log Greenwood band crosses 50 %, as
+        R's ``survfit``): ``[low_seg / high_rest, high_seg / low_rest]``. Also
+        reported: the share still waiting after the SLA (or the stage's 90th
+        percentile when the step has no SLA) against the rest's.
+    ``leak``
+        the segment's leads *leave* the funnel at that stage more often: the
+        share of its closed visits ending lost, disqualified or recycled
+        against the rest's, with a Wilson interval.
 
-* ``leak``: extra leads lost per year (``n × (share − rest share)``) times the
-  probability that a lead in the next stage is eventually won;
-* ``slow``: extra leads waiting beyond the threshold per year times the
-  probability of winning from the stage — the deals *at stake* in the delay;
+    A segment is judged with at least ``min_leads`` visits on each side and
+    while it is at most half of the stage's visits. It is a finding when the
+    difference is both *significant* (slow: the share-after-threshold interval
+    lies above the rest's value, or the median-ratio interval lies above 1;
+    leak: the Wilson interval lies above the rest's share) and *material*: a
+    median wait at least ``min_ratio`` times the rest's, or a leak share at least
+    ``min_ratio`` times the rest's (default 1.5). Big CRMs make 5 % differences
+    significant; they are not where leads stall.
 
-and in revenue (times the average won deal size). Win probabilities come from
-:class:`~funnel_models.FunnelMarkov` fitted on the same visits. The owner of a
-finding is the team owning the stage the leads are waiting to enter (the
-MQL → SAL hand-off is owned by sales).
+    The last step (Opportunity → Won) waits on the buyer: its length is the
+    sales cycle, which grows with deal size, not a hand-off stall. Its leaks
+    (the win rate) are judged; its duration only with ``close_time=True``.
+
+Impact, in won deals per year (and revenue, times the average won deal)
+    * ``leak``: extra leads lost a year, ``closed/yr × (share − rest share)``,
+      times the probability that a lead in the next stage is eventually won —
+      won deals *lost* compared with the rest of the funnel.
+    * ``slow``: the segment's expected won deals a year that pass through the
+      step (``visits/yr × P(win from the stage)``) times the share of their
+      median wait that is excess, ``1 − median_rest / median_segment`` — won
+      deals *at stake* in the delay (delayed, and exposed to going cold; the
+      data cannot tell how many a faster hand-off would save). When more than
+      half of the segment is still waiting (no median), the excess is the
+      difference in the share waiting beyond the threshold.
+    * whole funnel: visits/yr beyond the tolerated breach share times
+      P(win from the stage).
+
+Win probabilities come from the absorbing Markov chain of the same visits
+(:class:`~funnel_models.FunnelMarkov`, built here from transition counts).
+The owner of a finding is the team owning the stage the leads wait to enter
+(the MQL → SAL hand-off is owned by sales).
+
+How it runs: the visits (:func:`funnel_models.spells`) stay an Ibis expression
+on DuckDB; only per (stage, segment column, value, duration bin) counts of
+closed, leaking and open visits come back (:func:`funnel_models.engine.stall_aggregate_expr`),
+and the statistics run on those in numpy. Kaplan–Meier on binned counts is
+exact on the grid of :mod:`funnel_models.engine` (whole minutes up to a day,
+whole hours up to 30 days, then 0.5 % steps): durations are rounded *up* to
+it, so medians and percentiles are at most one grid step long, and exact for
+whole-minute / whole-hour stays.
 
 Examples
 --------
@@ -48,6 +82,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from statistics import NormalDist
 from typing import Any
 
@@ -56,7 +92,7 @@ import pandas as pd
 
 from funnel_models import _stats
 from funnel_models._errors import FunnelConfigError, FunnelDataError
-from funnel_models.markov import FunnelMarkov, spells_as_of, spells_of
+from funnel_models.markov import FunnelMarkov, average_deal_size, spells_as_of, spells_of
 from funnel_models.stages import Funnel
 
 __all__ = ["DEFAULT_SEGMENTS", "LEAK_OUTCOMES", "find_stalls", "stalled_leads"]
@@ -76,7 +112,8 @@ LEAK_OUTCOMES = ("lost", "disqualified", "recycled")
 FINDING_COLUMNS = [
     "from_stage", "to_stage", "segment", "kind", "owner", "measure", "value", "rest_value",
     "ci_low", "ci_high", "median_days", "rest_median_days", "threshold_days", "n", "n_rest",
-    "n_open", "won_deals_per_year", "revenue_per_year", "summary", "related",
+    "n_open", "won_deals_per_year", "revenue_per_year", "summary", "related", "scope",
+    "median_ratio", "ratio_low", "ratio_high",
 ]  # fmt: skip
 
 
@@ -136,6 +173,272 @@ class _KM:
         return float(times[hit[0]]) if hit.size else math.inf
 
 
+# ---------------------------------------------------------------------- inputs
+@dataclass
+class _Inputs:
+    """What the findings are computed from: a spells expression with lead attributes."""
+
+    con: Any
+    spells: Any  # Ibis table: spell_expr columns + one column per segment attribute
+    leads: Any  # Ibis table of the leads' segment attributes (for overlaps)
+    columns: list[str]
+    kinds: dict[str, type]  # column -> python type of its values
+    funnel: Funnel
+    as_of: pd.Timestamp
+    deal: float
+    source: str = "<memory>"
+    rows: pd.DataFrame | None = None  # validation counts on the Parquet path
+    rejection_reasons: pd.DataFrame | None = None
+
+
+def _prepare(
+    data: Any,
+    as_of: Any = None,
+    *,
+    by: Sequence[str] | None = None,
+    funnel: Funnel | None = None,
+    spells: pd.DataFrame | None = None,
+    timezone: str = "UTC",
+) -> _Inputs:
+    """Open ``data`` (dataset, spells DataFrame or a folder of canonical Parquet) on DuckDB."""
+    import ibis
+
+    from funnel_models.dataset import FunnelDataset
+    from funnel_models.engine import (
+        EventLog,
+        connect,
+        open_parquet_folder,
+        resolve_as_of,
+        spell_expr,
+    )
+
+    if isinstance(data, (str, Path)):
+        if spells is not None:
+            raise FunnelConfigError("spells= goes with a dataset, not with a path")
+        opened = open_parquet_folder(data, funnel=funnel, timezone=timezone)
+        if opened is None:
+            from funnel_models.dataset import load
+
+            data = load(data, funnel=funnel, timezone=timezone)
+        else:
+            log = opened.log()
+            as_of_ts = log.as_of_or_latest(as_of)
+            sp = spell_expr(log, as_of_ts)
+            leads = opened.leads
+            have = [c for c in leads.columns if c not in ("lead_id", "created_at")]
+            cols = _segment_columns(have, by)
+            kinds = {c: _kind(leads[c].type()) for c in cols}
+            attrs = leads.select("lead_id", *cols)
+            joined = sp.left_join(attrs, "lead_id").drop("lead_id_right") if cols else sp
+            return _Inputs(
+                con=opened.con, spells=joined, leads=attrs, columns=cols, kinds=kinds,
+                funnel=opened.funnel, as_of=as_of_ts, deal=_deal_size_expr(opened),
+                source=opened.source, rows=opened.rows,
+                rejection_reasons=opened.rejection_reasons,
+            )  # fmt: skip
+    con = connect("duckdb")
+    dataset = None
+    if isinstance(data, FunnelDataset):
+        dataset = data
+        funnel = funnel or data.funnel
+    elif isinstance(data, pd.DataFrame):
+        if spells is not None:
+            raise FunnelConfigError("pass either spells as data or spells=, not both")
+        spells, funnel, _ = spells_of(data, as_of, funnel)
+        as_of = None
+    else:
+        raise FunnelDataError(
+            f"expected a FunnelDataset, a spells DataFrame or a dataset folder, got "
+            f"{type(data).__name__}"
+        )
+    if spells is not None:
+        if spells.empty:
+            raise FunnelDataError(
+                "no stage visits: the stage_events table is empty (or after as_of)"
+            )
+        as_of_ts = spells_as_of(spells)
+        frame = spells[["lead_id", "stage", "next_stage", "days_in_stage", "censored", "entered_at"]
+                       + [c for c in ("owner_id",) if c in spells.columns]].copy()  # fmt: skip
+        open_ = frame["censored"].fillna(False).astype(bool).to_numpy()
+        frame["next_stage"] = frame["next_stage"].astype(object).where(~open_, None)
+        frame["lead_id"] = frame["lead_id"].astype(str).astype(object)
+        frame["stage"] = frame["stage"].astype(str).astype(object)
+        frame["entered_at"] = pd.to_datetime(frame["entered_at"], utc=True).dt.as_unit("us")
+        if "owner_id" in frame.columns:
+            frame["owner_id"] = (
+                frame["owner_id"].astype(object).where(frame["owner_id"].notna(), None)
+            )
+        sp = ibis.memtable(frame)
+    else:
+        log = EventLog.from_source(dataset, funnel=funnel, con=con)
+        as_of_ts = log.as_of_or_latest(resolve_as_of(as_of))
+        sp = spell_expr(log, as_of_ts)
+    attrs = _lead_attributes(dataset, by)
+    cols = list(attrs.columns)
+    kinds = {}
+    for c in cols:
+        values = attrs[c].dropna()
+        kinds[c] = type(_py(values.iloc[0])) if len(values) else str
+    frame = attrs.reset_index()
+    frame["lead_id"] = frame["lead_id"].astype(str).astype(object)
+    for c in cols:
+        frame[c] = frame[c].map(lambda v: None if _isna(v) else str(_py(v)), na_action=None)
+        frame[c] = frame[c].astype(object)
+    leads = ibis.memtable(frame if cols else pd.DataFrame({"lead_id": pd.Series([], dtype=object)}))
+    joined = sp.left_join(leads, "lead_id").drop("lead_id_right") if cols else sp
+    deal = average_deal_size(dataset)
+    return _Inputs(
+        con=con, spells=joined, leads=leads, columns=cols, kinds=kinds, funnel=funnel,
+        as_of=as_of_ts, deal=deal,
+        source=str(getattr(dataset, "source", "<memory>")),
+    )  # fmt: skip
+
+
+def _isna(v: Any) -> bool:
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def _kind(dtype) -> type:
+    if dtype.is_boolean():
+        return bool
+    if dtype.is_integer():
+        return int
+    if dtype.is_floating():
+        return float
+    return str
+
+
+def _typed(text: Any, kind: type) -> Any:
+    if text is None:
+        return None
+    if kind is bool:
+        return str(text).lower() in ("true", "1")
+    if kind in (int, float):
+        try:
+            return kind(float(text)) if kind is int else float(text)
+        except ValueError:
+            return text
+    return text
+
+
+def _deal_size_expr(opened) -> float:
+    opps = opened.opportunities
+    if opps is None or "amount" not in opps.columns:
+        return float("nan")
+    con = opened.con
+    if "won" in opps.columns:
+        won = opps.filter(opps.won.fill_null(False) & opps.amount.notnull())
+        value = con.execute(won.amount.mean()) if con.execute(won.count()) else None
+        if value is not None and not pd.isna(value):
+            return float(value)
+    value = con.execute(opps.amount.mean())
+    return float(value) if value is not None and not pd.isna(value) else float("nan")
+
+
+def _segment_columns(have: Sequence[str], by: Sequence[str] | None) -> list[str]:
+    if by is None:
+        return [c for c in DEFAULT_SEGMENTS if c in have]
+    cols = list(by)
+    missing = [c for c in cols if c not in have]
+    if missing:
+        import difflib
+
+        hint = difflib.get_close_matches(missing[0], list(have), n=1)
+        raise FunnelConfigError(
+            f"no lead attribute {missing[0]!r} to segment by"
+            + (f"; did you mean {hint[0]!r}?" if hint else "")
+            + f" (attributes: {', '.join(have) or 'none'})"
+        )
+    return cols
+
+
+# ---------------------------------------------------------------------- aggregated KM
+class _Curves:
+    """Kaplan–Meier curves of many groups at once from counts on a shared duration grid.
+
+    ``closed`` and ``open`` are (groups × bins) counts of visits that ended /
+    were still open with a duration in each bin; ``edges`` the bins' upper
+    edges in days (increasing).
+    """
+
+    def __init__(self, edges: np.ndarray, closed: np.ndarray, open_: np.ndarray, z: float):
+        self.edges = edges
+        total = closed + open_
+        at_risk = np.cumsum(total[:, ::-1], axis=1)[:, ::-1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = np.where(at_risk > 0, 1 - closed / np.where(at_risk > 0, at_risk, 1), 1.0)
+            gw = np.where(
+                (at_risk > closed) & (closed > 0), closed / (at_risk * (at_risk - closed)), 0.0
+            )
+        self.surv = np.cumprod(step, axis=1)
+        self.var = np.cumsum(gw, axis=1)
+        s = self.surv
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inner = (s > 0) & (s < 1) & (self.var > 0)
+            se = np.where(inner, np.sqrt(self.var) / np.abs(np.log(np.where(inner, s, 0.5))), 0)
+            self.low = np.where(inner, s ** np.exp(z * se), s)
+            self.high = np.where(inner, s ** np.exp(-z * se), s)
+        self.n = total.sum(axis=1)
+
+    def at(self, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(S(t), band low, band high, Greenwood sum) of every group."""
+        i = np.searchsorted(self.edges, t + 1e-12, side="right") - 1
+        if i < 0:
+            one = np.ones(self.surv.shape[0])
+            return one, one, one, np.zeros_like(one)
+        return self.surv[:, i], self.low[:, i], self.high[:, i], self.var[:, i]
+
+    def quantile(self, q: float, which: str = "surv") -> np.ndarray:
+        """Smallest grid time by which a share ``q`` has left (inf if never), per group."""
+        curve = getattr(self, which)
+        hit = curve <= 1 - q + 1e-12
+        first = np.argmax(hit, axis=1)
+        return np.where(hit.any(axis=1), self.edges[first], np.inf)
+
+
+def _share_interval(s, lo, hi, var, n, confidence) -> tuple[float, float]:
+    """The log-log interval of S(t), or Wilson's when Greenwood's variance is degenerate."""
+    if s <= 0 or s >= 1 or var <= 0:
+        return wilson_interval(s * n, n, confidence)
+    return float(lo), float(hi)
+
+
+def _win_probabilities(
+    transitions: pd.DataFrame, visited: Sequence[str], funnel: Funnel
+) -> dict[str, float]:
+    """P(eventually won | in stage) from closed-visit counts, as :class:`FunnelMarkov` does.
+
+    Recycled is absorbing (the lead has left the funnel); a stage with no
+    closed visit, or a move to a stage outside the funnel, goes to an
+    unresolved absorbing state.
+    """
+    from funnel_models.markov import _solve
+
+    prog = list(funnel.progression)
+    t = transitions.loc[transitions["stage"].isin(prog)]
+    transient = [s for s in prog if s in set(visited)]
+    absorbing = list(funnel.outcomes) + ["_unresolved"]
+    states = transient + absorbing
+    index = {s: i for i, s in enumerate(states)}
+    counts = np.zeros((len(transient), len(states)))
+    for stage, nxt, n in t[["stage", "next_stage", "count"]].itertuples(index=False):
+        if stage not in index:
+            continue
+        j = index.get(nxt, index["_unresolved"])
+        counts[index[stage], j] += n
+    for i in range(len(transient)):
+        if counts[i].sum() == 0:
+            counts[i, index["_unresolved"]] = 1.0
+    P = counts / counts.sum(axis=1, keepdims=True)
+    won = funnel.outcome_stage("won")
+    n_t = len(transient)
+    res = _solve(P, np.zeros(n_t), np.zeros(n_t), n_t, index.get(won))
+    return {s: float(res["b"][i]) for i, s in enumerate(transient)}
+
+
 # ---------------------------------------------------------------------- findings
 def find_stalls(
     data: Any,
@@ -146,6 +449,8 @@ def find_stalls(
     confidence: float = 0.95,
     leak_outcomes: Sequence[str] = LEAK_OUTCOMES,
     sla_tolerance: float = 0.10,
+    min_ratio: float = 1.5,
+    close_time: bool = False,
     top: int | None = None,
     overlap: float = 0.8,
     funnel: Funnel | None = None,
@@ -155,9 +460,12 @@ def find_stalls(
 
     Parameters
     ----------
-    data : FunnelDataset
+    data : FunnelDataset, spells DataFrame, or path
         The dataset (segments come from its ``leads`` attributes and the
-        accounts' ``target_account`` flag).
+        accounts' ``target_account`` flag); or a folder of canonical Parquet
+        tables, read and checked in DuckDB without pandas (see
+        :func:`funnel_models.engine.open_parquet_folder`; other sources are
+        loaded with :func:`funnel_models.load`).
     as_of : date-like, optional
         Snapshot date; default: the latest ``entered_at`` in the data.
     by : list of str, optional
@@ -168,12 +476,17 @@ def find_stalls(
         is judged only while it is at most half of the stage's visits (a
         segment stands out from the rest, not the rest from a small group).
     confidence : float
-        Level of the intervals; a segment is a finding only when its interval
-        excludes the rest's value.
+        Level of the intervals.
     leak_outcomes : list of str
         Outcomes counted as leaking (default lost, disqualified, recycled).
     sla_tolerance : float
-        Share of SLA breaches tolerated for the whole funnel.
+        Share of SLA breaches tolerated for the whole funnel (headline rows).
+    min_ratio : float
+        Materiality: a segment must wait (median) or leak at least this many
+        times as much as the rest to be a finding.
+    close_time : bool
+        Also judge how long the last step (Opportunity → Won) takes per segment
+        (the sales cycle; off by default, see the module docstring).
     top : int, optional
         Keep only the first ``top`` findings.
     overlap : float
@@ -181,22 +494,30 @@ def find_stalls(
         a higher-ranked finding of the same kind and hand-off (``region``
         Italy inside ``sdr_team`` SDR South) is the same finding seen twice: it
         is folded into that finding's ``related`` list instead of ranked.
+    funnel : Funnel, optional
+        Override the dataset's funnel.
     spells : DataFrame, optional
         The dataset's spells when already built (``fm.spells(data, as_of)``).
 
     Returns
     -------
-    DataFrame indexed by ``rank`` (1 = largest impact) with columns
-    ``from_stage``, ``to_stage``, ``segment`` (dict, ``{}`` for the whole
-    funnel), ``kind`` ('slow' or 'leak'), ``owner``, ``measure`` (what
-    ``value`` is), ``value`` and ``rest_value`` (the segment's and the rest's
-    share), ``ci_low``/``ci_high`` (interval of ``value``), ``median_days`` and
-    ``rest_median_days`` (Kaplan–Meier median days in the stage; inf when
-    more than half are still waiting), ``threshold_days``, ``n``/``n_rest``
-    (visits), ``n_open`` (segment visits still open), ``won_deals_per_year``,
-    ``revenue_per_year`` (NaN when the data has no deal amounts), a
-    one-sentence ``summary`` and ``related`` (segments folded into this one). ``attrs`` holds ``as_of`` and
-    ``segments_judged``.
+    DataFrame indexed by ``rank``: whole-funnel (headline) rows first, then
+    segment findings by impact (largest first). Columns ``from_stage``,
+    ``to_stage``, ``segment`` (dict, ``{}`` for the whole funnel), ``kind``
+    ('slow' or 'leak'), ``owner``, ``scope`` ('funnel' or 'segment'),
+    ``measure`` (what ``value`` is), ``value`` and ``rest_value`` (the
+    segment's and the rest's share; for the whole funnel, the tolerance),
+    ``ci_low``/``ci_high`` (interval of ``value``), ``median_days`` and
+    ``rest_median_days`` (Kaplan–Meier median days in the stage; inf when more
+    than half are still waiting), ``median_ratio`` with ``ratio_low`` /
+    ``ratio_high``, ``threshold_days``, ``n``/``n_rest`` (visits; closed visits
+    for leaks), ``n_open`` (segment visits still open), ``won_deals_per_year``
+    (lost for leaks, at stake for slow steps), ``revenue_per_year`` (NaN when
+    the data has no deal amounts), a one-sentence ``summary`` and ``related``
+    (segments folded into this one). ``attrs`` holds ``as_of``,
+    ``segments_judged``, ``average_deal_size``, ``thresholds`` (per stage:
+    next stage, days, 'SLA' or 'p90') and ``rows`` (validation counts when read
+    from Parquet).
 
     Examples
     --------
@@ -213,138 +534,219 @@ def find_stalls(
         raise FunnelConfigError("min_leads must be at least 1")
     if not 0 < confidence < 1:
         raise FunnelConfigError(f"confidence must be in (0, 1), got {confidence!r}")
-    if spells is None:
-        spells, funnel, dataset = spells_of(data, as_of, funnel)
-    else:
-        dataset, funnel = data, funnel or data.funnel
-    if spells.empty:
-        raise FunnelDataError("no stage visits: the stage_events table is empty (or after as_of)")
-    as_of_ts = spells_as_of(spells)
-    attrs = _lead_attributes(dataset, by)
-    model = FunnelMarkov(n_bootstrap=0).fit(spells, funnel=funnel)
-    if dataset is not None:
-        model.average_deal_size_ = _deal_size(dataset)
-    deal = model.average_deal_size_
-    first = pd.Timestamp(spells["entered_at"].min())
-    years = max((as_of_ts - first).total_seconds() / 86400.0 / 365.25, 1 / 365.25)
+    if not min_ratio >= 1:
+        raise FunnelConfigError(f"min_ratio must be at least 1, got {min_ratio!r}")
+    inputs = _prepare(data, as_of, by=by, funnel=funnel, spells=spells)
+    return _findings(
+        inputs, min_leads=min_leads, confidence=confidence, leak_outcomes=leak_outcomes,
+        sla_tolerance=sla_tolerance, min_ratio=min_ratio, close_time=close_time, top=top,
+        overlap=overlap,
+    )  # fmt: skip
 
+
+def _findings(
+    inputs: _Inputs,
+    *,
+    min_leads: int = 30,
+    confidence: float = 0.95,
+    leak_outcomes: Sequence[str] = LEAK_OUTCOMES,
+    sla_tolerance: float = 0.10,
+    min_ratio: float = 1.5,
+    close_time: bool = False,
+    top: int | None = None,
+    overlap: float = 0.8,
+) -> pd.DataFrame:
+    from funnel_models.engine import bin_upper_days, stage_transition_expr, stall_aggregate_expr
+
+    funnel, con, sp = inputs.funnel, inputs.con, inputs.spells
     prog = list(funnel.progression)
     won = funnel.outcome_stage("won")
     kinds = {funnel.outcome_stage(k): k for k in leak_outcomes if funnel.outcome_stage(k)}
-    sp = spells.loc[spells["stage"].isin(prog)]
-    seg_values = {}
-    if not attrs.empty:
-        joined = attrs.reindex(sp["lead_id"].astype(str).to_numpy())
-        seg_values = {c: joined[c].to_numpy() for c in attrs.columns}
+    agg = con.execute(stall_aggregate_expr(sp, inputs.columns, list(kinds), prog))
+    trans = con.execute(stage_transition_expr(sp))
+    first = con.execute(sp.entered_at.min())
+    if agg.empty or first is None or pd.isna(first):
+        raise FunnelDataError("no stage visits: the stage_events table is empty (or after as_of)")
+    p_win = _win_probabilities(trans, list(agg["stage"].unique()), funnel)
+    first = pd.Timestamp(first)
+    first = first.tz_localize("UTC") if first.tzinfo is None else first
+    years = max((inputs.as_of - first).total_seconds() / 86400.0 / 365.25, 1 / 365.25)
+    deal = inputs.deal
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    for c in ("closed", "leak", "open", "bin"):
+        agg[c] = agg[c].astype("int64")
 
     findings: list[dict] = []
+    thresholds: dict[str, dict] = {}
     judged = 0
     for k, stage in enumerate(prog):
         nxt = prog[k + 1] if k + 1 < len(prog) else won
-        rows = (sp["stage"] == stage).to_numpy()
-        if rows.sum() == 0:
+        here = agg.loc[agg["stage"] == stage]
+        whole = here.loc[here["column"] == ""]
+        if whole.empty:
             continue
-        here = sp.loc[rows]
-        dur = here["days_in_stage"].to_numpy(dtype=float)
-        censored = here["censored"].to_numpy(dtype=bool)
-        closed = ~censored
-        leak = here["next_stage"].isin(list(kinds)).to_numpy() & closed
-        km = _KM(dur, closed)
-        everyone = np.ones(len(here), dtype=bool)
+        bins = np.unique(here["bin"].to_numpy())
+        edges = bin_upper_days(bins)
+        pos = {b: i for i, b in enumerate(bins)}
+
+        wc, wl, wo = _matrix(whole, [0], None, pos)
+        all_curve = _Curves(edges, wc, wo, z)
+        n_all = int(all_curve.n[0])
         sla = funnel.sla_hours.get((stage, nxt))
         if sla is not None:
-            threshold, threshold_label = sla / 24.0, f"the {sla:g} h SLA"
+            threshold, threshold_label, label = sla / 24.0, f"the {sla:g} h SLA", "SLA"
         else:
-            threshold = km.quantile(everyone, 0.9)
+            threshold = float(all_curve.quantile(0.9)[0])
+            label = "p90"
             if not math.isfinite(threshold):
-                threshold = float(np.max(dur))
+                threshold = float(edges[-1])
+                label = "max"
             threshold_label = f"{_days(threshold)} (the stage's 90th percentile)"
-        p_win_here = _p(model, stage)
-        p_win_next = 1.0 if nxt == won else _p(model, nxt)
+        thresholds[stage] = {"waiting_for": nxt, "days": threshold, "threshold": label}
+        p_here = p_win.get(stage, 0.0)
+        p_next = 1.0 if nxt == won else p_win.get(nxt, 0.0)
         owner = _owner(funnel, stage, nxt)
         ctx = dict(
-            from_stage=stage, to_stage=nxt, owner=owner, threshold_days=threshold, years=years,
+            from_stage=stage, to_stage=nxt, owner=owner, threshold_days=threshold,
             deal=deal, confidence=confidence, threshold_label=threshold_label,
             leak_label=_or([k for k in leak_outcomes if k in kinds.values()]),
         )  # fmt: skip
-
-        if sla is not None and len(here) >= min_leads:
+        n_open_all = int(wo.sum())
+        if sla is not None and n_all >= min_leads:
             judged += 1
-            s, lo, hi = km.at(everyone, threshold, confidence)
+            s, lo, hi, var = (float(x[0]) for x in all_curve.at(threshold))
+            lo, hi = _share_interval(s, lo, hi, var, n_all, confidence)
             if lo > sla_tolerance:
-                excess = len(here) / years * (s - sla_tolerance)
+                med = float(all_curve.quantile(0.5)[0])
                 findings.append(
-                    _slow(ctx, {}, s, sla_tolerance, lo, hi, km.quantile(everyone, 0.5),
-                          math.nan, len(here), 0, int(censored.sum()), excess * p_win_here)
+                    _slow(ctx, {}, s, sla_tolerance, lo, hi, med, math.nan, (math.nan,) * 3,
+                          n_all, 0, n_open_all, n_all / years * (s - sla_tolerance) * p_here)
                 )  # fmt: skip
-        for col, values in seg_values.items():
-            vals = values[rows]
-            valid = ~pd.isna(vals)
-            uniq = pd.unique(vals[valid])
-            for v in uniq:
-                mask = valid & (vals == v)
-                rest = valid & ~mask
-                n, n_rest = int(mask.sum()), int(rest.sum())
+        judge_slow = close_time or nxt != won
+        for col in inputs.columns:
+            rows = here.loc[(here["column"] == col) & here["value"].notna()]
+            if rows.empty:
+                continue
+            values = list(pd.unique(rows["value"]))
+            sc, sl, so = _matrix(rows, values, "value", pos)
+            tc, tl, to = sc.sum(axis=0), sl.sum(axis=0), so.sum(axis=0)
+            seg = _Curves(edges, sc, so, z)
+            rest = _Curves(edges, tc[None, :] - sc, to[None, :] - so, z)
+            s_at, s_lo, s_hi, s_var = seg.at(threshold)
+            r_at = rest.at(threshold)[0]
+            med, med_lo, med_hi = (seg.quantile(0.5, w) for w in ("surv", "low", "high"))
+            rmed, rmed_lo, rmed_hi = (rest.quantile(0.5, w) for w in ("surv", "low", "high"))
+            for i, v in enumerate(values):
+                n, n_rest = int(seg.n[i]), int(rest.n[i])
                 if n < min_leads or n_rest < min_leads or n > n_rest:
                     continue
                 judged += 1
-                seg = {col: _py(v)}
-                s, lo, hi = km.at(mask, threshold, confidence)
-                s_rest = km.at(rest, threshold, confidence)[0]
-                if s > s_rest and lo > s_rest:
-                    excess = n / years * (s - s_rest)
+                segment = {col: _typed(v, inputs.kinds.get(col, str))}
+                n_open = int(so[i].sum())
+                ratio = _ratio(med[i], rmed[i])
+                ratio_ci = (_ratio(med_lo[i], rmed_hi[i]), _ratio(med_hi[i], rmed_lo[i]))
+                meds = (float(med[i]), float(rmed[i]))
+                s = float(s_at[i])
+                lo, hi = _share_interval(s, s_lo[i], s_hi[i], s_var[i], n, confidence)
+                s_rest = float(r_at[i])
+                significant = (s > s_rest and lo > s_rest) or ratio_ci[0] > 1
+                if math.isfinite(meds[0]) and math.isfinite(meds[1]) and meds[0] > 0:
+                    material = ratio >= min_ratio
+                    excess = 1 - meds[1] / meds[0]
+                else:
+                    material = s >= min_ratio * s_rest and s > s_rest
+                    excess = s - s_rest
+                if judge_slow and significant and material and excess > 0:
                     findings.append(
-                        _slow(ctx, seg, s, s_rest, lo, hi, km.quantile(mask, 0.5),
-                              km.quantile(rest, 0.5), n, n_rest, int((mask & censored).sum()),
-                              excess * p_win_here)
+                        _slow(ctx, segment, s, s_rest, lo, hi, meds[0], meds[1],
+                              (ratio, *ratio_ci), n, n_rest, n_open, n / years * p_here * excess)
                     )  # fmt: skip
-                nc, nc_rest = int((mask & closed).sum()), int((rest & closed).sum())
+                nc, nc_rest = int(sc[i].sum()), int(tc.sum() - sc[i].sum())
                 if nc < min_leads or nc_rest < min_leads:
                     continue
-                kl, kr = int((mask & leak).sum()), int((rest & leak).sum())
+                kl, kr = int(sl[i].sum()), int(tl.sum() - sl[i].sum())
                 share, share_rest = kl / nc, kr / nc_rest
                 lo, hi = wilson_interval(kl, nc, confidence)
-                if share > share_rest and lo > share_rest:
+                if share > share_rest and lo > share_rest and share >= min_ratio * share_rest:
                     extra = nc / years * (share - share_rest)
                     findings.append(
-                        _leak(ctx, seg, share, share_rest, lo, hi, km.quantile(mask, 0.5),
-                              km.quantile(rest, 0.5), nc, nc_rest, int((mask & censored).sum()),
-                              extra * p_win_next)
+                        _leak(ctx, segment, share, share_rest, lo, hi, meds[0], meds[1],
+                              (ratio, *ratio_ci), nc, nc_rest, n_open, extra * p_next)
                     )  # fmt: skip
 
     table = pd.DataFrame(findings, columns=FINDING_COLUMNS)
     if len(table):
+        table["_head"] = table["scope"] == "funnel"
         table = table.sort_values(
-            ["won_deals_per_year", "value"], ascending=[False, False], kind="stable"
-        )
-        table = _merge_overlapping(table.reset_index(drop=True), attrs, overlap)
+            ["_head", "won_deals_per_year", "value"], ascending=[False, False, False],
+            kind="stable",
+        ).drop(columns="_head")  # fmt: skip
+        table = _merge_overlapping(table.reset_index(drop=True), inputs, overlap)
     table.index = pd.RangeIndex(1, len(table) + 1, name="rank")
     if top is not None:
         table = table.head(int(top))
-    table.attrs["as_of"] = as_of_ts
+    table.attrs["as_of"] = inputs.as_of
     table.attrs["segments_judged"] = judged
     table.attrs["average_deal_size"] = deal
+    table.attrs["thresholds"] = thresholds
+    table.attrs["rows"] = inputs.rows
     return table
 
 
-def _merge_overlapping(table: pd.DataFrame, attrs: pd.DataFrame, overlap: float) -> pd.DataFrame:
-    """Fold findings whose segment lies mostly inside a higher-ranked one's (same step, kind)."""
+def _matrix(rows: pd.DataFrame, keys: list, key_col: str | None, pos: dict) -> list:
+    """(closed, leak, open) counts as (keys × bins) arrays; ``pos`` maps bin -> column."""
+    idx = {v: i for i, v in enumerate(keys)}
+    out = [np.zeros((len(keys), len(pos))) for _ in range(3)]
+    r = rows[key_col].map(idx).to_numpy() if key_col else np.zeros(len(rows), int)
+    b = rows["bin"].map(pos).to_numpy()
+    for m, col in zip(out, ("closed", "leak", "open"), strict=True):
+        np.add.at(m, (r, b), rows[col].to_numpy(dtype=float))
+    return out
+
+
+def _ratio(a: float, b: float) -> float:
+    a, b = float(a), float(b)
+    if math.isnan(a) or math.isnan(b):
+        return math.nan
+    if b == 0:
+        return math.inf if a > 0 else 1.0
+    if math.isinf(b):
+        return math.nan if math.isinf(a) else 0.0
+    return a / b
+
+
+def _merge_overlapping(table: pd.DataFrame, inputs: _Inputs, overlap: float) -> pd.DataFrame:
+    """Fold findings whose segment lies mostly inside a higher-ranked one's (same step, kind).
+
+    Overlaps are counted on leads: a cross-tabulation of the segment columns
+    computed in the engine (one row per combination of values).
+    """
     related: list[list[dict]] = [[] for _ in range(len(table))]
     keep = np.ones(len(table), dtype=bool)
-    masks: dict[tuple, np.ndarray] = {}
+    segs = [s for s in table["segment"] if s]
+    combos = None
+    if segs and len({next(iter(s)) for s in segs}) > 1:
+        leads = inputs.leads
+        cols = sorted({next(iter(s)) for s in segs})
+        combos = inputs.con.execute(leads.group_by(cols).aggregate(_n=leads.count()))
+        for c in cols:
+            kind = inputs.kinds.get(c, str)
+            combos[c] = [_typed(None if _isna(v) else str(v), kind) if not isinstance(v, bool)
+                         else v for v in combos[c]]  # fmt: skip
 
-    def leads_of(seg: dict) -> np.ndarray:
-        (col, value), *_ = seg.items()
-        key = (col, repr(value))
-        if key not in masks:
-            masks[key] = (attrs[col] == value).to_numpy(dtype=bool, na_value=False)
-        return masks[key]
+    def share_inside(inner: dict, outer: dict) -> float:
+        (ci, vi), (co, vo) = next(iter(inner.items())), next(iter(outer.items()))
+        if ci == co or combos is None:
+            return 0.0
+        mine = combos[ci].map(lambda x: x == vi).to_numpy(bool)
+        both = mine & combos[co].map(lambda x: x == vo).to_numpy(bool)
+        total = combos.loc[mine, "_n"].sum()
+        return float(combos.loc[both, "_n"].sum() / total) if total else 0.0
 
     for i in range(len(table)):
         seg_i = table.at[i, "segment"]
         if not seg_i:
             continue
-        mine = leads_of(seg_i)
         for j in range(i):
             seg_j = table.at[j, "segment"]
             if (
@@ -353,8 +755,7 @@ def _merge_overlapping(table: pd.DataFrame, attrs: pd.DataFrame, overlap: float)
                 or any(table.at[i, c] != table.at[j, c] for c in ("from_stage", "kind"))
             ):
                 continue
-            inside = (mine & leads_of(seg_j)).sum() / max(mine.sum(), 1)
-            if inside >= overlap:
+            if share_inside(seg_i, seg_j) >= overlap:
                 keep[i] = False
                 related[j].append(seg_i)
                 break
@@ -362,32 +763,38 @@ def _merge_overlapping(table: pd.DataFrame, attrs: pd.DataFrame, overlap: float)
     return table.loc[keep].reset_index(drop=True)
 
 
-def _slow(ctx, seg, s, s_rest, lo, hi, med, med_rest, n, n_rest, n_open, deals) -> dict:
+def _slow(ctx, seg, s, s_rest, lo, hi, med, med_rest, ratios, n, n_rest, n_open, deals) -> dict:
     stage, nxt = ctx["from_stage"], ctx["to_stage"]
     who = _who(seg, stage)
+    ratio, r_lo, r_hi = ratios
     if seg:
+        times = f"{ratio:.1f}×" if math.isfinite(ratio) else "far longer than"
         text = (
-            f"{who} wait a median {_days(med)} to reach {nxt}, against {_days(med_rest)} "
-            f"elsewhere; {s:.0%} are still waiting after {ctx['threshold_label']} against "
-            f"{s_rest:.0%}"
+            f"{who} wait a median {_days(med)} to reach {nxt}, {times} the {_days(med_rest)} "
+            f"elsewhere (interval {_x(r_lo)}–{_x(r_hi)}); {s:.0%} are still waiting after "
+            f"{ctx['threshold_label']} against {s_rest:.0%}"
         )
+        tail = f"{_impact(deals, ctx['deal'])} a year at stake in the delay"
     else:
         text = (
             f"{s:.0%} of {who} are still waiting for {nxt} after {ctx['threshold_label']} "
             f"(tolerance {s_rest:.0%}; median wait {_days(med)})"
         )
-    text += f" — {_impact(deals, ctx['deal'])} a year at stake; {_owns(ctx['owner'])}."
+        tail = f"{_impact(deals, ctx['deal'])} a year at stake"
+    text += f" — {tail}; {_owns(ctx['owner'])}."
     return dict(
         from_stage=stage, to_stage=nxt, segment=seg, kind="slow", owner=ctx["owner"],
+        scope="segment" if seg else "funnel",
         measure=f"share still in {stage} after {_days(ctx['threshold_days'])}", value=s,
         rest_value=s_rest, ci_low=lo, ci_high=hi, median_days=med, rest_median_days=med_rest,
+        median_ratio=ratio, ratio_low=r_lo, ratio_high=r_hi,
         threshold_days=ctx["threshold_days"], n=n, n_rest=n_rest, n_open=n_open,
         won_deals_per_year=deals, revenue_per_year=deals * ctx["deal"], summary=text[0].upper()
         + text[1:], related=[],
     )  # fmt: skip
 
 
-def _leak(ctx, seg, share, share_rest, lo, hi, med, med_rest, n, n_rest, n_open, deals) -> dict:
+def _leak(ctx, seg, share, share_rest, lo, hi, med, med_rest, ratios, n, n_rest, n_open, deals):
     stage, nxt = ctx["from_stage"], ctx["to_stage"]
     who = _who(seg, stage)
     text = (
@@ -395,14 +802,21 @@ def _leak(ctx, seg, share, share_rest, lo, hi, med, med_rest, n, n_rest, n_open,
         f"({ctx['confidence']:.0%} interval {lo:.0%}–{hi:.0%}), against {share_rest:.0%} elsewhere — "
         f"{_impact(deals, ctx['deal'])} a year lost; {_owns(ctx['owner'])}."
     )
+    ratio, r_lo, r_hi = ratios
     return dict(
         from_stage=stage, to_stage=nxt, segment=seg, kind="leak", owner=ctx["owner"],
+        scope="segment",
         measure=f"share of closed {stage} visits ending {ctx['leak_label']}", value=share,
         rest_value=share_rest, ci_low=lo, ci_high=hi, median_days=med, rest_median_days=med_rest,
+        median_ratio=ratio, ratio_low=r_lo, ratio_high=r_hi,
         threshold_days=ctx["threshold_days"], n=n, n_rest=n_rest, n_open=n_open,
         won_deals_per_year=deals, revenue_per_year=deals * ctx["deal"], summary=text[0].upper()
         + text[1:], related=[],
     )  # fmt: skip
+
+
+def _x(r: float) -> str:
+    return f"{r:.1f}×" if math.isfinite(r) else "∞"
 
 
 def _or(words: list[str]) -> str:

@@ -43,21 +43,24 @@ def _golden():
 
 def test_golden_findings():
     found = fm.find_stalls(_golden(), as_of=AS_OF, by=["source"], min_leads=4)
-    # Leak, A: 3/4 disqualified vs B 1/8. Wilson 95% (z²=3.8416) for 3/4: denominator
-    # 1 + 3.8416/4 = 1.9604, centre (0.75 + 0.4802)/1.9604 = 0.62753,
+    # Headline (whole funnel) first: 12 MQLs, S(1 day) = 4/12 (log-log lower bound 0.1027 >
+    # the 10% tolerance); P(win | MQL) = 8/12, impact 12 · (1/3 − 0.1) · 2/3 = 1.8667.
+    # Then segment findings by impact.
+    # Leak, A: 3/4 disqualified vs B 1/8 (6× the rest: material). Wilson 95% (z²=3.8416)
+    # for 3/4: denominator 1 + 3.8416/4 = 1.9604, centre (0.75 + 0.4802)/1.9604 = 0.62753,
     # half 1.96·sqrt(0.046875 + 0.060025)/1.9604 = 0.32689 -> [0.3006, 0.9544] excludes 1/8.
     # P(win | SAL) = 1: impact 4 · (3/4 − 1/8) · 1 = 2.5 deals/yr, 2500 revenue/yr.
-    # Whole funnel: 12 MQLs, S(1 day) = 4/12 (log-log lower bound 0.1027 > 10% tolerance);
-    # P(win | MQL) = 8/12, impact 12 · (1/3 − 0.1) · 2/3 = 1.8667.
-    # Slow, A: S(1 day) = 3/4 vs B 1/8; Greenwood sum 1/(4·3), se = sqrt(1/12)/|ln 0.75|
-    # = 1.00345, lower = 0.75^exp(1.96·1.00345) = 0.75^7.1475 = 0.1279 > 1/8;
-    # impact 4 · (3/4 − 1/8) · 2/3 = 5/3. B is not judged: 8 of 12 visits is the majority.
-    assert found[["kind", "segment"]].values.tolist() == [
-        ["leak", {"source": "A"}],
-        ["slow", {}],
-        ["slow", {"source": "A"}],
+    # Slow, A: KM medians A {0.5, 2, 3, 4} -> S = 3/4, 1/2 -> median 2 days; B {0.5 ×7, 2}
+    # -> S(0.5) = 1/8 -> 0.5 day; ratio 4. Share test: S_A(1 day) = 3/4 vs 1/8; Greenwood
+    # 1/(4·3), se = sqrt(1/12)/|ln 0.75| = 1.00345, lower = 0.75^exp(1.96·1.00345) = 0.1279
+    # > 1/8. Impact: 4 visits/yr · P(win | MQL) 2/3 · excess (1 − 0.5/2) = 2.0 deals/yr.
+    # B is not judged: 8 of 12 visits is the majority.
+    assert found[["scope", "kind", "segment"]].values.tolist() == [
+        ["funnel", "slow", {}],
+        ["segment", "leak", {"source": "A"}],
+        ["segment", "slow", {"source": "A"}],
     ]
-    leak, whole, slow = (found.loc[i] for i in (1, 2, 3))
+    whole, leak, slow = (found.loc[i] for i in (1, 2, 3))
     assert (leak["value"], leak["rest_value"]) == (0.75, 0.125)
     assert leak["ci_low"] == pytest.approx(0.3006, abs=1e-4)
     assert leak["ci_high"] == pytest.approx(0.9544, abs=1e-4)
@@ -66,15 +69,31 @@ def test_golden_findings():
     assert whole["value"] == pytest.approx(1 / 3)
     assert whole["ci_low"] == pytest.approx(0.1027, abs=1e-4)
     assert whole["won_deals_per_year"] == pytest.approx(12 * (1 / 3 - 0.1) * 2 / 3)
+    assert whole["median_days"] == 0.5  # 8 of 12 left after half a day
     assert slow["value"] == pytest.approx(0.75) and slow["rest_value"] == pytest.approx(0.125)
     assert slow["ci_low"] == pytest.approx(0.1279, abs=1e-4)
-    assert slow["won_deals_per_year"] == pytest.approx(5 / 3)
-    # KM medians: A {0.5, 2, 3, 4} -> S drops to 0.5 at 2 days; B -> 0.5 day
     assert (slow["median_days"], slow["rest_median_days"]) == (2.0, 0.5)
+    assert slow["median_ratio"] == 4.0
+    # Median intervals = where the log-log band crosses 1/2. A: upper band at 0.5 d is
+    # 0.75^exp(-1.96·1.00345) = 0.9606, at 2 d 0.5^(1/exp(1.96·0.72135)) = 0.8448, at 3 d
+    # 0.25^(1/exp(1.96·0.62471)) = 0.6654, at 4 d S = 0 -> [0.5, 4] days (lower band 0.1279
+    # at 0.5 d). B: S(0.5) = 1/8, se = sqrt(7/8)/ln 8 = 0.44984, upper 0.125^(1/2.41502) =
+    # 0.4225 -> [0.5, 0.5]. Ratio interval [0.5/0.5, 4/0.5] = [1, 8].
+    assert (slow["ratio_low"], slow["ratio_high"]) == (1.0, 8.0)
+    assert slow["won_deals_per_year"] == pytest.approx(2.0)
     assert set(found["owner"]) == {"sales"}  # MQL→SAL: the stage entered is owned by sales
-    assert found.loc[1, "summary"].startswith("MQLs with source A end")
-    assert "sales owns this hand-off" in found.loc[1, "summary"]
+    assert found.loc[2, "summary"].startswith("MQLs with source A end")
+    assert "sales owns this hand-off" in found.loc[2, "summary"]
+    assert "4.0× the 12.0 hours elsewhere" in found.loc[3, "summary"]
     assert found.index.name == "rank" and found.index.tolist() == [1, 2, 3]
+
+
+def test_materiality_keeps_small_differences_out():
+    # with min_ratio 7, A's 6× leak and 4× wait are not material; the headline stays
+    found = fm.find_stalls(_golden(), as_of=AS_OF, by=["source"], min_leads=4, min_ratio=7)
+    assert found["segment"].tolist() == [{}]
+    found = fm.find_stalls(_golden(), as_of=AS_OF, by=["source"], min_leads=4, min_ratio=5)
+    assert found["kind"].tolist() == ["slow", "leak"]  # 6× leak kept, 4× wait dropped
 
 
 def test_min_leads_guard_keeps_small_segments_out():
@@ -169,5 +188,7 @@ def test_findings_have_no_silent_nan(generated):
     cols = ["value", "rest_value", "ci_low", "ci_high", "won_deals_per_year", "median_days"]
     assert not found[cols].isna().any().any()
     assert all(isinstance(s, dict) for s in found["segment"])
-    assert found["won_deals_per_year"].is_monotonic_decreasing
+    seg = found[found["scope"] == "segment"]
+    assert found["scope"].tolist() == ["funnel"] * (len(found) - len(seg)) + ["segment"] * len(seg)
+    assert seg["won_deals_per_year"].is_monotonic_decreasing
     assert math.isfinite(found.attrs["average_deal_size"])
