@@ -705,20 +705,22 @@ def open_parquet_folder(
          "canonical": pd.Series(list(mapping.values()), dtype=object)}
     )  # fmt: skip
     raw.register("fm_stage_lookup", lookup)
+    owner = idv("owner_id") if "owner_id" in s_events else "CAST(NULL AS VARCHAR)"
     raw.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE fm_events_checked AS
         WITH r AS (
           SELECT {idv("lead_id")} AS lead_id, CAST(stage AS VARCHAR) AS raw_stage,
-                 {ts("entered_at")} AS entered_at, file_row_number AS _row
+                 {ts("entered_at")} AS entered_at, {owner} AS owner_id,
+                 file_row_number AS _row
           FROM read_parquet('{_sql_str(files["stage_events"])}', file_row_number = true)
         ), j AS (
-          SELECT r.lead_id, r.raw_stage, r.entered_at, r._row, m.canonical AS stage,
+          SELECT r.lead_id, r.raw_stage, r.entered_at, r.owner_id, r._row, m.canonical AS stage,
                  l.created_at AS lead_created, l.lead_id IS NOT NULL AS known
           FROM r LEFT JOIN fm_stage_lookup m ON r.raw_stage = m.raw_stage
                  LEFT JOIN fm_leads l ON r.lead_id = l.lead_id
         )
-        SELECT lead_id, stage, entered_at, _row,
+        SELECT lead_id, stage, entered_at, owner_id, _row,
           CASE WHEN lead_id IS NULL THEN 'blank id'
                WHEN raw_stage IS NULL OR TRIM(raw_stage) = '' THEN 'blank stage'
                WHEN stage IS NULL THEN 'unknown stage'
@@ -806,7 +808,9 @@ def open_parquet_folder(
     )
     reasons["rows"] = reasons["rows"].astype("int64")
     events = con.table("fm_events_checked")
-    events = events.filter(events.rule.isnull()).select("lead_id", "stage", "entered_at")
+    events = events.filter(events.rule.isnull()).select(
+        "lead_id", "stage", "entered_at", "owner_id"
+    )
     leads = con.table("fm_leads")
     return ParquetDataset(
         con=con,

@@ -199,6 +199,7 @@ def _prepare(
     funnel: Funnel | None = None,
     spells: pd.DataFrame | None = None,
     timezone: str = "UTC",
+    dayfirst: bool = False,
 ) -> _Inputs:
     """Open ``data`` (dataset, spells DataFrame or a folder of canonical Parquet) on DuckDB."""
     import ibis
@@ -219,7 +220,7 @@ def _prepare(
         if opened is None:
             from funnel_models.dataset import load
 
-            data = load(data, funnel=funnel, timezone=timezone)
+            data = load(data, funnel=funnel, timezone=timezone, dayfirst=dayfirst)
         else:
             log = opened.log()
             as_of_ts = log.as_of_or_latest(as_of)
@@ -291,6 +292,8 @@ def _prepare(
         con=con, spells=joined, leads=leads, columns=cols, kinds=kinds, funnel=funnel,
         as_of=as_of_ts, deal=deal,
         source=str(getattr(dataset, "source", "<memory>")),
+        rows=None if dataset is None else dataset.summary,
+        rejection_reasons=None if dataset is None else dataset.rejection_reasons,
     )  # fmt: skip
 
 
@@ -770,8 +773,8 @@ def _slow(ctx, seg, s, s_rest, lo, hi, med, med_rest, ratios, n, n_rest, n_open,
     if seg:
         times = f"{ratio:.1f}×" if math.isfinite(ratio) else "far longer than"
         text = (
-            f"{who} wait a median {_days(med)} to reach {nxt}, {times} the {_days(med_rest)} "
-            f"elsewhere (interval {_x(r_lo)}–{_x(r_hi)}); {s:.0%} are still waiting after "
+            f"{who} stay a median {_days(med)} in {stage} before moving on, {times} the "
+            f"{_days(med_rest)} elsewhere (interval {_x(r_lo)}–{_x(r_hi)}); {s:.0%} are still there after "
             f"{ctx['threshold_label']} against {s_rest:.0%}"
         )
         tail = f"{_impact(deals, ctx['deal'])} a year at stake in the delay"
@@ -941,7 +944,7 @@ def stalled_leads(
 
     Parameters
     ----------
-    data : FunnelDataset or spells DataFrame
+    data : FunnelDataset, spells DataFrame or a folder of canonical Parquet
     as_of : date-like, optional
         Snapshot date; default: the latest ``entered_at`` in the data.
 
@@ -952,7 +955,9 @@ def stalled_leads(
     ``threshold_days``, ``threshold`` ('SLA' or 'p90'), ``days_over``,
     ``owner`` (the team that must act) and ``owner_id`` (of the stage's entry
     event, when the data has one). The threshold p90 is the Kaplan–Meier 90th
-    percentile of all visits of the stage, open ones included as censored.
+    percentile of all visits of the stage, open ones included as censored (on
+    the duration grid of :mod:`funnel_models.engine`); a stage where fewer than
+    10 % of visits ever closed has no p90 and is skipped.
 
     Examples
     --------
@@ -964,52 +969,81 @@ def stalled_leads(
     >>> fm.stalled_leads(ds, as_of="2024-01-05")[["stage", "days_over", "owner"]].values.tolist()
     [['MQL', 3.0, 'sales']]
     """
-    spells, funnel, _ = spells_of(data, as_of, funnel)
+    inputs = _prepare(data, as_of, by=[], funnel=funnel)
+    return _act_now(inputs, _thresholds(inputs))
+
+
+def _thresholds(inputs: _Inputs) -> dict[str, dict]:
+    """Per progression stage: the next stage and the SLA or KM p90 (days) of its visits."""
+    from funnel_models.engine import bin_upper_days, stall_aggregate_expr
+
+    funnel = inputs.funnel
     prog = list(funnel.progression)
     won = funnel.outcome_stage("won")
-    parts = []
+    agg = inputs.con.execute(stall_aggregate_expr(inputs.spells, [], [], prog))
+    out = {}
     for k, stage in enumerate(prog):
         nxt = prog[k + 1] if k + 1 < len(prog) else won
-        here = spells.loc[(spells["stage"] == stage).to_numpy()]
+        here = agg.loc[agg["stage"] == stage]
         if here.empty:
-            continue
-        censored = here["censored"].to_numpy(dtype=bool)
-        if not censored.any():
             continue
         sla = funnel.sla_hours.get((stage, nxt))
         if sla is not None:
-            threshold, label = sla / 24.0, "SLA"
-        else:
-            km = _KM(here["days_in_stage"].to_numpy(dtype=float), ~censored)
-            threshold, label = km.quantile(np.ones(len(here), bool), 0.9), "p90"
-            if not math.isfinite(threshold):
-                continue  # fewer than 10% of visits ever closed: no p90 to compare with
-        late = here.loc[censored & (here["days_in_stage"].to_numpy() > threshold)]
-        if late.empty:
+            out[stage] = {"waiting_for": nxt, "days": sla / 24.0, "threshold": "SLA"}
             continue
-        part = pd.DataFrame(
-            {
-                "lead_id": late["lead_id"].astype(str).to_numpy(),
-                "stage": stage,
-                "waiting_for": nxt,
-                "entered_at": late["entered_at"].to_numpy(),
-                "days_in_stage": late["days_in_stage"].to_numpy(dtype=float),
-                "threshold_days": threshold,
-                "threshold": label,
-                "owner": _owner(funnel, stage, nxt),
-                "owner_id": late["owner_id"].to_numpy() if "owner_id" in late.columns else pd.NA,
-            }
-        )
-        parts.append(part)
+        bins = np.unique(here["bin"].to_numpy(dtype=np.int64))
+        pos = {b: i for i, b in enumerate(bins)}
+        c, _, o = _matrix(here, [0], None, pos)
+        p90 = float(_Curves(bin_upper_days(bins), c, o, 1.96).quantile(0.9)[0])
+        label = "p90" if math.isfinite(p90) else "max"
+        out[stage] = {"waiting_for": nxt, "days": p90, "threshold": label}
+    return out
+
+
+def _act_now(inputs: _Inputs, thresholds: dict, limit: int | None = None) -> pd.DataFrame:
+    """Open visits beyond their stage's threshold, longest overdue first (all, or ``limit``).
+
+    ``attrs["count"]`` and ``attrs["by_stage"]`` hold the totals even when ``limit`` cuts.
+    """
+    import ibis
+
+    funnel, sp = inputs.funnel, inputs.spells
     cols = ["lead_id", "stage", "waiting_for", "entered_at", "days_in_stage", "threshold_days",
             "threshold", "days_over", "owner", "owner_id"]  # fmt: skip
+    parts = []
+    for stage, t in thresholds.items():
+        if t["threshold"] not in ("SLA", "p90"):
+            continue  # fewer than 10% of visits ever closed: no p90 to compare with
+        late = sp.filter(sp.censored & (sp.stage == stage) & (sp.days_in_stage > t["days"]))
+        owner_id = late.owner_id.cast("string") if "owner_id" in sp.columns else ibis.null("string")
+        parts.append(
+            late.select(
+                lead_id=late.lead_id.cast("string"),
+                stage=late.stage,
+                waiting_for=ibis.literal(t["waiting_for"]),
+                entered_at=late.entered_at,
+                days_in_stage=late.days_in_stage,
+                threshold_days=ibis.literal(float(t["days"])),
+                threshold=ibis.literal(t["threshold"]),
+                days_over=late.days_in_stage - float(t["days"]),
+                owner=ibis.literal(_owner(funnel, stage, t["waiting_for"])),
+                owner_id=owner_id,
+            )
+        )
     if not parts:
-        out = pd.DataFrame({c: [] for c in cols})
-    else:
-        out = pd.concat(parts, ignore_index=True)
-        out["entered_at"] = pd.to_datetime(out["entered_at"], utc=True)
-        out["days_over"] = out["days_in_stage"] - out["threshold_days"]
-        out = out[cols].sort_values(["days_over", "lead_id"], ascending=[False, True])
-    out = out.set_index("lead_id")
-    out.attrs["as_of"] = spells_as_of(spells)
+        out = pd.DataFrame({c: [] for c in cols}).set_index("lead_id")
+        out.attrs.update(as_of=inputs.as_of, count=0, by_stage={})
+        return out
+    late = ibis.union(*parts) if len(parts) > 1 else parts[0]
+    counts = inputs.con.execute(late.group_by("stage").aggregate(n=late.count()))
+    ordered = late.order_by([ibis.desc("days_over"), "lead_id"])
+    out = inputs.con.execute(ordered.limit(limit) if limit is not None else ordered)
+    out["entered_at"] = pd.to_datetime(out["entered_at"], utc=True).dt.as_unit("ns")
+    out["owner_id"] = out["owner_id"].astype(object).where(out["owner_id"].notna(), pd.NA)
+    out = out[cols].set_index("lead_id")
+    by_stage = dict(
+        sorted(((str(a), int(b)) for a, b in zip(counts["stage"], counts["n"], strict=True)),
+               key=lambda x: -x[1])
+    )  # fmt: skip
+    out.attrs.update(as_of=inputs.as_of, count=sum(by_stage.values()), by_stage=by_stage)
     return out

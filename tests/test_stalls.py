@@ -84,7 +84,10 @@ def test_golden_findings():
     assert set(found["owner"]) == {"sales"}  # MQL→SAL: the stage entered is owned by sales
     assert found.loc[2, "summary"].startswith("MQLs with source A end")
     assert "sales owns this hand-off" in found.loc[2, "summary"]
-    assert "4.0× the 12.0 hours elsewhere" in found.loc[3, "summary"]
+    assert (
+        "stay a median 2.0 days in MQL before moving on, 4.0× the 12.0 hours"
+        in found.loc[3, "summary"]
+    )
     assert found.index.name == "rank" and found.index.tolist() == [1, 2, 3]
 
 

@@ -53,45 +53,70 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
+    from pathlib import Path
+
     from funnel_models.engine import resolve_as_of
-    from funnel_models.spells import spells as make_spells
-    from funnel_models.stalls import find_stalls, stalled_leads
+    from funnel_models.stages import Funnel
+    from funnel_models.stalls import _act_now, _findings, _prepare
 
     if args.min_leads < 1:
         raise FunnelConfigError(f"--min-leads must be at least 1, got {args.min_leads}")
     if args.top is not None and args.top < 1:
         raise FunnelConfigError(f"--top must be at least 1, got {args.top}")
     as_of = resolve_as_of(args.as_of)
-    dataset = load_from_args(args)
-    if dataset.stage_events.empty:
-        raise FunnelConfigError(f"{dataset.source}: no stage events to analyse")
-    spells = make_spells(dataset, as_of=as_of)
-    as_of = spells.attrs["as_of"]
-    findings = find_stalls(
-        dataset, by=args.by, min_leads=args.min_leads, top=args.top, spells=spells
-    )
-    act = stalled_leads(spells, funnel=dataset.funnel)
+    if args.format == "auto" and Path(args.source).is_dir():
+        # a folder: canonical Parquet is read and checked inside DuckDB (no pandas
+        # round-trip); anything else falls back to fm.load inside _prepare
+        funnel = Funnel.from_yaml(args.funnel) if args.funnel else None
+        inputs = _prepare(
+            Path(args.source), as_of, by=args.by, funnel=funnel, timezone=args.timezone,
+            dayfirst=args.dayfirst,
+        )  # fmt: skip
+    else:
+        dataset = load_from_args(args)
+        if dataset.stage_events.empty:
+            raise FunnelConfigError(f"{dataset.source}: no stage events to analyse")
+        inputs = _prepare(dataset, as_of, by=args.by)
+    findings = _findings(inputs, min_leads=args.min_leads, top=args.top)
+    as_of = inputs.as_of
+    act = _act_now(inputs, findings.attrs["thresholds"], limit=ACT_NOW_SHOWN)
+    rows = inputs.rows
+    rejected = 0 if rows is None else int(rows["rejected"].sum())
 
     if args.json:
         payload = {
-            "source": dataset.source,
+            "source": inputs.source,
             "as_of": as_of.isoformat(),
             "segments_judged": findings.attrs["segments_judged"],
             "findings": [_record(rank, row) for rank, row in findings.iterrows()],
             "act_now": {
-                "count": len(act),
-                "by_stage": {k: int(v) for k, v in act["stage"].value_counts().items()},
+                "count": act.attrs["count"],
+                "by_stage": act.attrs["by_stage"],
                 "leads": [
                     {"lead_id": lead_id, **{k: _jsonable(v) for k, v in row.items()}}
-                    for lead_id, row in act.head(ACT_NOW_SHOWN).iterrows()
+                    for lead_id, row in act.iterrows()
                 ],
             },
         }
+        if rows is not None:
+            payload["validation"] = {
+                "rows": {t: {k: int(v) for k, v in r.items()} for t, r in rows.iterrows()},
+                "rejected_by_rule": [
+                    {k: _jsonable(v) for k, v in r.items()}
+                    for _, r in inputs.rejection_reasons.iterrows()
+                ],
+            }
         print(json.dumps(payload, indent=2, ensure_ascii=False))
         return 0
 
     out = sys.stdout
-    print(f"{dataset.source} — as of {as_of:%Y-%m-%d %H:%M} UTC", file=out)
+    print(f"{inputs.source} — as of {as_of:%Y-%m-%d %H:%M} UTC", file=out)
+    if rejected:
+        print(
+            f"{rejected:,} input rows rejected and left out "
+            f"(`funnel-models validate {inputs.source}` lists them)",
+            file=out,
+        )
     if findings.empty:
         print(
             f"\nNo stall stands out ({findings.attrs['segments_judged']} segment × hand-off "
@@ -99,22 +124,42 @@ def run(args) -> int:
             file=out,
         )
     else:
-        print(f"\n{len(findings)} findings, largest impact first:\n", file=out)
-        for rank, row in findings.iterrows():
-            seg = ", ".join(f"{k}={v}" for k, v in row["segment"].items()) or "whole funnel"
-            print(
-                f"{rank:>3}. {row['from_stage']}→{row['to_stage']}  [{seg}]  {row['kind']}, "
-                f"{row['value']:.0%} vs {row['rest_value']:.0%} "
-                f"(CI {row['ci_low']:.0%}–{row['ci_high']:.0%}, n={row['n']:,}), "
-                f"~{row['won_deals_per_year']:.1f} won deals/yr, owner {row['owner']}",
-                file=out,
-            )
-            print(f"     {row['summary']}", file=out)
-    print(f"\nAct now: {len(act):,} open leads stalled beyond their stage's SLA or p90", file=out)
-    for stage, n in act["stage"].value_counts().items():
-        owner = act.loc[act["stage"] == stage, "owner"].iloc[0]
-        print(f"  {stage:<12} {n:>7,}  ({owner})", file=out)
+        head = findings[findings["scope"] == "funnel"]
+        seg = findings[findings["scope"] == "segment"]
+        if len(head):
+            print("\nWhole funnel:\n", file=out)
+            for rank, row in head.iterrows():
+                _print_row(rank, row, out)
+        if len(seg):
+            print(f"\n{len(seg)} segment findings, largest impact first:\n", file=out)
+            for rank, row in seg.iterrows():
+                _print_row(rank, row, out)
+    print(
+        f"\nAct now: {act.attrs['count']:,} open leads stalled beyond their stage's SLA or p90",
+        file=out,
+    )
+    for stage, n in act.attrs["by_stage"].items():
+        owner = act.loc[act["stage"] == stage, "owner"]
+        who = f"  ({owner.iloc[0]})" if len(owner) else ""
+        print(f"  {stage:<12} {n:>7,}{who}", file=out)
     return 0
+
+
+def _print_row(rank, row, out) -> None:
+    seg = ", ".join(f"{k}={v}" for k, v in row["segment"].items()) or "whole funnel"
+    if row["kind"] == "slow" and row["segment"] and math.isfinite(row["median_ratio"]):
+        figure = f"median {row['median_ratio']:.1f}× the rest"
+    else:
+        figure = (
+            f"{row['value']:.0%} vs {row['rest_value']:.0%} "
+            f"(CI {row['ci_low']:.0%}–{row['ci_high']:.0%})"
+        )
+    print(
+        f"{rank:>3}. {row['from_stage']}→{row['to_stage']}  [{seg}]  {row['kind']}, {figure}, "
+        f"n={row['n']:,}, ~{row['won_deals_per_year']:.1f} won deals/yr, owner {row['owner']}",
+        file=out,
+    )
+    print(f"     {row['summary']}", file=out)
 
 
 def _record(rank, row) -> dict:
