@@ -38,7 +38,11 @@ def add_parser(subparsers) -> None:
 
 def add_source_arguments(p) -> None:
     """The SOURCE options every data command shares."""
-    p.add_argument("source", metavar="SOURCE", help="dataset folder, workbook or database URL")
+    p.add_argument(
+        "source",
+        metavar="SOURCE",
+        help="dataset folder, Excel workbook, database URL or CRM export (see --format)",
+    )
     p.add_argument(
         "--format", default="auto", choices=FORMATS, help="kind of SOURCE (default: auto)"
     )
