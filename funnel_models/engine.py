@@ -560,7 +560,12 @@ _TS_FROM, _TS_UNTIL = "1980-01-01 00:00:00+00", "2100-01-01 00:00:00+00"
 
 
 def open_parquet_folder(
-    folder: Any, *, funnel: Funnel | None = None, timezone: str = "UTC", con: Any = None
+    folder: Any,
+    *,
+    funnel: Funnel | None = None,
+    timezone: str = "UTC",
+    con: Any = None,
+    attributes: Any = None,
 ) -> ParquetDataset | None:
     """Open a folder of canonical Parquet tables in DuckDB with SQL row checks.
 
@@ -577,6 +582,10 @@ def open_parquet_folder(
     stage, entered_at); opportunities — blank ``opportunity_id``, bad or blank
     ``created_at``, duplicate id, orphan ``lead_id``, closed before created,
     negative amount.
+
+    ``attributes``: a function of the list of lead attribute columns available
+    (``target_account`` included when it can come from ``accounts.parquet``)
+    returning those to keep in ``leads`` (default: all).
     """
     path = Path(str(folder))
     if not path.is_dir():
@@ -653,6 +662,14 @@ def open_parquet_folder(
             s_acc = schema(acc)
             if s_acc.get("target_account") == "BOOLEAN" and "account_id" in s_acc:
                 flag = acc
+    if attributes is not None:
+        have = attrs + (["target_account"] if flag is not None else [])
+        keep = list(attributes(have))
+        if "target_account" not in keep:
+            flag = None
+        attrs = [c for c in attrs if c in keep]
+        if flag is not None and "account_id" not in attrs:
+            attrs.append("account_id")
     cols = ", ".join(ident(c) for c in attrs)
     raw.execute(
         f"""

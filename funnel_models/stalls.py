@@ -80,6 +80,7 @@ Examples
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -216,7 +217,13 @@ def _prepare(
     if isinstance(data, (str, Path)):
         if spells is not None:
             raise FunnelConfigError("spells= goes with a dataset, not with a path")
-        opened = open_parquet_folder(data, funnel=funnel, timezone=timezone)
+        chosen: list[str] = []
+
+        def pick(have: list[str]) -> list[str]:
+            chosen[:] = _segment_columns(have, by)
+            return chosen
+
+        opened = open_parquet_folder(data, funnel=funnel, timezone=timezone, attributes=pick)
         if opened is None:
             from funnel_models.dataset import load
 
@@ -226,13 +233,12 @@ def _prepare(
             as_of_ts = log.as_of_or_latest(as_of)
             sp = spell_expr(log, as_of_ts)
             leads = opened.leads
-            have = [c for c in leads.columns if c not in ("lead_id", "created_at")]
-            cols = _segment_columns(have, by)
+            cols = list(chosen)
             kinds = {c: _kind(leads[c].type()) for c in cols}
             attrs = leads.select("lead_id", *cols)
             joined = sp.left_join(attrs, "lead_id").drop("lead_id_right") if cols else sp
             return _Inputs(
-                con=opened.con, spells=joined, leads=attrs, columns=cols, kinds=kinds,
+                con=opened.con, spells=_materialize(opened.con, joined, cols), leads=attrs, columns=cols, kinds=kinds,
                 funnel=opened.funnel, as_of=as_of_ts, deal=_deal_size_expr(opened),
                 source=opened.source, rows=opened.rows,
                 rejection_reasons=opened.rejection_reasons,
@@ -289,12 +295,26 @@ def _prepare(
     joined = sp.left_join(leads, "lead_id").drop("lead_id_right") if cols else sp
     deal = average_deal_size(dataset)
     return _Inputs(
-        con=con, spells=joined, leads=leads, columns=cols, kinds=kinds, funnel=funnel,
+        con=con, spells=_materialize(con, joined, cols), leads=leads, columns=cols, kinds=kinds, funnel=funnel,
         as_of=as_of_ts, deal=deal,
         source=str(getattr(dataset, "source", "<memory>")),
         rows=None if dataset is None else dataset.summary,
         rejection_reasons=None if dataset is None else dataset.rejection_reasons,
     )  # fmt: skip
+
+
+def _materialize(con, spells, cols: list[str]):
+    """Compute the visits once inside DuckDB (a temporary table; nothing comes to pandas).
+
+    Only the columns the findings and the act-now list read are kept.
+    """
+    keep = ["lead_id", "stage", "next_stage", "days_in_stage", "censored", "entered_at"]
+    keep += [c for c in ("owner_id",) if c in spells.columns] + list(cols)
+    name = f"fm_spells_{next(_names)}"
+    return con.create_table(name, spells.select(*keep), temp=True)
+
+
+_names = itertools.count()
 
 
 def _isna(v: Any) -> bool:
