@@ -17,6 +17,7 @@ import pandas as pd
 
 from funnel_models._errors import FunnelConfigError, FunnelDataError
 from funnel_models.dataset import RawTable
+from funnel_models.sources.files import read_csv_tolerant
 from funnel_models.stages import Funnel, normalize_stage_key
 
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
@@ -41,35 +42,9 @@ def read_export(path: str | Path) -> pd.DataFrame:
             raise FunnelDataError(f"{path}: cannot read the workbook ({_short(exc)})") from None
         frame = frame.astype(object).where(frame.notna(), None)
     else:
-        frame = _read_csv_text(path)
+        frame = read_csv_tolerant(path, dtype=str)
     frame.columns = [str(c).strip().lstrip("\ufeff").strip() for c in frame.columns]
     return frame
-
-
-def _read_csv_text(path: Path) -> pd.DataFrame:
-    with open(path, "rb") as handle:
-        head = handle.read(65536)
-    if b"\x00" in head and path.suffix.lower() != ".gz":
-        raise FunnelDataError(f"{path}: binary content, not a CSV file")
-    first = head.split(b"\n", 1)[0]
-    sep = max((b",", b";", b"\t"), key=first.count).decode()
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return pd.read_csv(
-                path,
-                dtype=str,
-                sep=sep,
-                encoding=encoding,
-                keep_default_na=False,
-                na_values=[""],
-            )
-        except UnicodeDecodeError:
-            continue
-        except pd.errors.ParserError as exc:
-            raise FunnelDataError(f"{path}: malformed CSV ({_short(exc)})") from None
-        except pd.errors.EmptyDataError:
-            raise FunnelDataError(f"{path}: the file is empty (no header row)") from None
-    raise FunnelDataError(f"{path}: not UTF-8 or Windows-1252 text")
 
 
 def header_of(path: str | Path) -> list[str]:

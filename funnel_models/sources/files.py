@@ -58,23 +58,27 @@ def read_table_file(path: Path, table: str) -> RawTable:
 
 
 def _read_csv(path: Path, table: str) -> pd.DataFrame:
-    with open(path, "rb") as handle:
-        head = handle.read(8192)
-    if path.suffix != ".gz" and b"\x00" in head:
-        raise FunnelDataError(f"{path}: binary content, not a CSV file")
     known = {**SCHEMA[table]["required"], **SCHEMA[table]["optional"]}
-    text_columns = {c: "string" for c in known}
+    return read_csv_tolerant(path, dtype={c: "string" for c in known})
+
+
+def read_csv_tolerant(path: Path, *, dtype=None) -> pd.DataFrame:
+    """Read a CSV the way real CRM exports come: BOM or Windows-1252, ``,``/``;``/tab.
+
+    Blank cells are missing; ``dtype`` is passed to pandas (``str`` reads all as text).
+    Quoted values may hold separators and line breaks.
+    """
+    path = Path(path)
+    with open(path, "rb") as handle:
+        head = handle.read(65536)
+    if path.suffix.lower() != ".gz" and b"\x00" in head:
+        raise FunnelDataError(f"{path}: binary content, not a CSV file")
+    first = head.split(b"\n", 1)[0]
+    sep = max((b",", b";", b"\t"), key=first.count).decode()
     for encoding in ("utf-8-sig", "cp1252"):
         try:
             return pd.read_csv(
-                path,
-                dtype=text_columns,
-                encoding=encoding,
-                keep_default_na=False,
-                na_values=[""],
-                skipinitialspace=False,
-                sep=None if _looks_semicolon(head) else ",",
-                engine="python" if _looks_semicolon(head) else "c",
+                path, dtype=dtype, sep=sep, encoding=encoding, keep_default_na=False, na_values=[""]
             )
         except UnicodeDecodeError:
             continue
@@ -83,11 +87,6 @@ def _read_csv(path: Path, table: str) -> pd.DataFrame:
         except pd.errors.EmptyDataError:
             raise FunnelDataError(f"{path}: the file is empty (no header row)") from None
     raise FunnelDataError(f"{path}: not UTF-8 or Windows-1252 text")
-
-
-def _looks_semicolon(head: bytes) -> bool:
-    first = head.split(b"\n", 1)[0]
-    return first.count(b";") > first.count(b",")
 
 
 def read_workbook(path: str | Path):
