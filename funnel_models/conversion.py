@@ -31,6 +31,7 @@ import pandas as pd
 from funnel_models._errors import FunnelConfigError
 from funnel_models._stats import cumulative_incidence, step_value, wilson_interval
 from funnel_models.dataset import FunnelDataset
+from funnel_models.spells import SPELL_COLUMNS
 
 __all__ = [
     "attach_attribute",
@@ -144,15 +145,8 @@ def attach_attribute(spells: pd.DataFrame, dataset: FunnelDataset, column: str) 
     return values.astype(str).rename(column)
 
 
-_SPELL_INTERNAL = {
-    "visit",
-    "entered_at",
-    "exited_at",
-    "next_stage",
-    "outcome",
-    "days_in_stage",
-    "censored",
-}
+# Spell columns that are not attributes of the entry event.
+_SPELL_INTERNAL = set(SPELL_COLUMNS) - {"lead_id", "stage"}
 
 
 def _spells_for(dataset, as_of, engine, spells):
