@@ -53,6 +53,13 @@ Impact, in won deals per year (and revenue, times the average won deal)
     * whole funnel: visits/yr beyond the tolerated breach share times
       P(win from the stage).
 
+    Findings are *ranked* by ``won_deals_low``: the same impact computed at the
+    cautious end of the finding's interval (the lower end of the Wilson
+    interval of a leak share, of the median-ratio interval of a wait, of the
+    breach share of an SLA). A large segment with a small, uncertain
+    difference so cannot outrank a clear one: the ranking says "at least this
+    many", and ``won_deals_per_year`` gives the point estimate.
+
 Win probabilities come from the absorbing Markov chain of the same visits
 (:class:`~funnel_models.FunnelMarkov`, built here from transition counts).
 The owner of a finding is the team owning the stage the leads wait to enter
@@ -114,7 +121,7 @@ FINDING_COLUMNS = [
     "from_stage", "to_stage", "segment", "kind", "owner", "measure", "value", "rest_value",
     "ci_low", "ci_high", "median_days", "rest_median_days", "threshold_days", "n", "n_rest",
     "n_open", "won_deals_per_year", "revenue_per_year", "summary", "related", "scope",
-    "median_ratio", "ratio_low", "ratio_high",
+    "median_ratio", "ratio_low", "ratio_high", "won_deals_low",
 ]  # fmt: skip
 
 
@@ -535,7 +542,8 @@ def find_stalls(
     than half are still waiting), ``median_ratio`` with ``ratio_low`` /
     ``ratio_high``, ``threshold_days``, ``n``/``n_rest`` (visits; closed visits
     for leaks), ``n_open`` (segment visits still open), ``won_deals_per_year``
-    (lost for leaks, at stake for slow steps), ``revenue_per_year`` (NaN when
+    (lost for leaks, at stake for slow steps), ``won_deals_low`` (the same at
+    the cautious end of the interval: the ranking key), ``revenue_per_year`` (NaN when
     the data has no deal amounts), a one-sentence ``summary`` and ``related``
     (segments folded into this one). ``attrs`` holds ``as_of``,
     ``segments_judged``, ``average_deal_size``, ``thresholds`` (per stage:
@@ -641,10 +649,23 @@ def _findings(
             lo, hi = _share_interval(s, lo, hi, var, n_all, confidence)
             if lo > sla_tolerance:
                 med = float(all_curve.quantile(0.5)[0])
-                findings.append(
-                    _slow(ctx, {}, s, sla_tolerance, lo, hi, med, math.nan, (math.nan,) * 3,
-                          n_all, 0, n_open_all, n_all / years * (s - sla_tolerance) * p_here)
-                )  # fmt: skip
+                row = _slow(
+                    ctx,
+                    {},
+                    s,
+                    sla_tolerance,
+                    lo,
+                    hi,
+                    med,
+                    math.nan,
+                    (math.nan,) * 3,
+                    n_all,
+                    0,
+                    n_open_all,
+                    n_all / years * (s - sla_tolerance) * p_here,
+                )
+                row["won_deals_low"] = n_all / years * (lo - sla_tolerance) * p_here
+                findings.append(row)  # fmt: skip
         judge_slow = close_time or nxt != won
         for col in inputs.columns:
             rows = here.loc[(here["column"] == col) & here["value"].notna()]
@@ -676,14 +697,29 @@ def _findings(
                 if math.isfinite(meds[0]) and math.isfinite(meds[1]) and meds[0] > 0:
                     material = ratio >= min_ratio
                     excess = 1 - meds[1] / meds[0]
+                    excess_low = max(0.0, 1 - 1 / ratio_ci[0]) if ratio_ci[0] > 0 else 0.0
                 else:
                     material = s >= min_ratio * s_rest and s > s_rest
                     excess = s - s_rest
+                    excess_low = max(0.0, lo - s_rest)
                 if judge_slow and significant and material and excess > 0:
-                    findings.append(
-                        _slow(ctx, segment, s, s_rest, lo, hi, meds[0], meds[1],
-                              (ratio, *ratio_ci), n, n_rest, n_open, n / years * p_here * excess)
-                    )  # fmt: skip
+                    row = _slow(
+                        ctx,
+                        segment,
+                        s,
+                        s_rest,
+                        lo,
+                        hi,
+                        meds[0],
+                        meds[1],
+                        (ratio, *ratio_ci),
+                        n,
+                        n_rest,
+                        n_open,
+                        n / years * p_here * excess,
+                    )
+                    row["won_deals_low"] = n / years * p_here * excess_low
+                    findings.append(row)  # fmt: skip
                 nc, nc_rest = int(sc[i].sum()), int(tc.sum() - sc[i].sum())
                 if nc < min_leads or nc_rest < min_leads:
                     continue
@@ -692,16 +728,29 @@ def _findings(
                 lo, hi = wilson_interval(kl, nc, confidence)
                 if share > share_rest and lo > share_rest and share >= min_ratio * share_rest:
                     extra = nc / years * (share - share_rest)
-                    findings.append(
-                        _leak(ctx, segment, share, share_rest, lo, hi, meds[0], meds[1],
-                              (ratio, *ratio_ci), nc, nc_rest, n_open, extra * p_next)
-                    )  # fmt: skip
+                    row = _leak(
+                        ctx,
+                        segment,
+                        share,
+                        share_rest,
+                        lo,
+                        hi,
+                        meds[0],
+                        meds[1],
+                        (ratio, *ratio_ci),
+                        nc,
+                        nc_rest,
+                        n_open,
+                        extra * p_next,
+                    )
+                    row["won_deals_low"] = nc / years * (lo - share_rest) * p_next
+                    findings.append(row)  # fmt: skip
 
     table = pd.DataFrame(findings, columns=FINDING_COLUMNS)
     if len(table):
         table["_head"] = table["scope"] == "funnel"
         table = table.sort_values(
-            ["_head", "won_deals_per_year", "value"], ascending=[False, False, False],
+            ["_head", "won_deals_low", "won_deals_per_year"], ascending=[False, False, False],
             kind="stable",
         ).drop(columns="_head")  # fmt: skip
         table = _merge_overlapping(table.reset_index(drop=True), inputs, overlap)

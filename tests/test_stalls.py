@@ -66,6 +66,8 @@ def test_golden_findings():
     assert leak["ci_high"] == pytest.approx(0.9544, abs=1e-4)
     assert leak["won_deals_per_year"] == pytest.approx(2.5)
     assert leak["revenue_per_year"] == pytest.approx(2500.0)
+    # ranked by the cautious end: 4 · (0.3006 − 1/8) · 1 = 0.7024
+    assert leak["won_deals_low"] == pytest.approx(4 * (0.30061 - 0.125), abs=1e-3)
     assert whole["value"] == pytest.approx(1 / 3)
     assert whole["ci_low"] == pytest.approx(0.1027, abs=1e-4)
     assert whole["won_deals_per_year"] == pytest.approx(12 * (1 / 3 - 0.1) * 2 / 3)
@@ -81,6 +83,7 @@ def test_golden_findings():
     # 0.4225 -> [0.5, 0.5]. Ratio interval [0.5/0.5, 4/0.5] = [1, 8].
     assert (slow["ratio_low"], slow["ratio_high"]) == (1.0, 8.0)
     assert slow["won_deals_per_year"] == pytest.approx(2.0)
+    assert slow["won_deals_low"] == 0.0  # ratio interval starts at 1: no excess for sure
     assert set(found["owner"]) == {"sales"}  # MQL→SAL: the stage entered is owned by sales
     assert found.loc[2, "summary"].startswith("MQLs with source A end")
     assert "sales owns this hand-off" in found.loc[2, "summary"]
@@ -193,5 +196,6 @@ def test_findings_have_no_silent_nan(generated):
     assert all(isinstance(s, dict) for s in found["segment"])
     seg = found[found["scope"] == "segment"]
     assert found["scope"].tolist() == ["funnel"] * (len(found) - len(seg)) + ["segment"] * len(seg)
-    assert seg["won_deals_per_year"].is_monotonic_decreasing
+    assert seg["won_deals_low"].is_monotonic_decreasing
+    assert (seg["won_deals_low"] <= seg["won_deals_per_year"] + 1e-9).all()
     assert math.isfinite(found.attrs["average_deal_size"])
