@@ -41,6 +41,7 @@ __all__ = [
     "TEMPLATE",
     "as_widget",
     "cohort_trend",
+    "figure_display",
     "findings_html",
     "funnel_chart",
     "headline",
@@ -926,3 +927,38 @@ def what_if_chart(table: pd.DataFrame, *, measure: str = "won_per_year") -> go.F
     return _base(
         fig, label.get(measure, measure), "bar: projection; whisker: 95% interval", height=380
     )
+
+
+class _FigureDisplay:
+    """A figure shown as plotly's MIME bundle *and* a plain HTML div (see figure_display)."""
+
+    def __init__(self, fig: go.Figure):
+        self.fig = fig
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        import json
+
+        return {
+            "application/vnd.plotly.v1+json": json.loads(self.fig.to_json()),
+            "text/html": self.fig.to_html(
+                full_html=False, include_plotlyjs=False, config={"displaylogo": False}
+            ),
+            "text/plain": f"<figure: {self.fig.layout.title.text or ''}>",
+        }
+
+
+def figure_display(fig: go.Figure) -> _FigureDisplay:
+    """Display ``fig`` so that JupyterLab/Voila draw it and an HTML export keeps it.
+
+    JupyterLab and Voila draw the plotly MIME bundle with plotly's own renderer; nbconvert
+    (slides, HTML) keeps the ``text/html`` div, which needs plotly.js on the page —
+    :func:`funnel_models.report.write_slides` inlines it once.
+
+    Examples
+    --------
+    >>> import plotly.graph_objects as go
+    >>> from funnel_models.plots import figure_display
+    >>> sorted(figure_display(go.Figure())._repr_mimebundle_())
+    ['application/vnd.plotly.v1+json', 'text/html', 'text/plain']
+    """
+    return _FigureDisplay(fig)

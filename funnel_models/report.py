@@ -29,7 +29,7 @@ from typing import Any
 
 from funnel_models import plots
 
-__all__ = ["render_report", "write_report"]
+__all__ = ["render_report", "write_report", "write_slides"]
 
 
 def _figure_div(fig) -> str:
@@ -99,4 +99,85 @@ def write_report(source: Any, out: str | Path, as_of: Any = None) -> Path:
     page = render_report(source, as_of)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
+    return path
+
+
+def write_slides(
+    source: Any, out: str | Path, as_of: Any = None, *, notebook: Path | None = None
+) -> Path:
+    """Run the workshop notebook on ``source`` and write it as reveal.js slides that open offline.
+
+    The slides use the ``funnel_models_slides`` nbconvert template (reveal.js inlined, no CDN)
+    and get plotly.js inlined once; code cells are hidden. Live widgets (the what-if sliders)
+    need a kernel and are left out; the notebook shows the scenario's numbers as a table.
+
+    Parameters
+    ----------
+    source : str or Path
+        A data set folder or database URL (the notebook reads it through
+        ``FUNNEL_MODELS_SOURCE``).
+    out : str or Path
+        The ``.html`` file to write.
+    notebook : Path, optional
+        Default: ``notebooks/workshop_smarketing.ipynb`` of the checkout.
+    """
+    import os
+
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+    from nbconvert import SlidesExporter
+    from plotly.offline import get_plotlyjs
+
+    from funnel_models._errors import FunnelDataError
+    from funnel_models.dashboard import REPO, TEMPLATE_ROOT
+
+    notebook = Path(notebook or REPO / "notebooks" / "workshop_smarketing.ipynb")
+    if not notebook.exists():
+        raise FileNotFoundError(2, "workshop notebook not found", str(notebook))
+    nb = nbformat.read(notebook, as_version=4)
+    saved = {k: os.environ.get(k) for k in ("FUNNEL_MODELS_SOURCE", "FUNNEL_MODELS_AS_OF")}
+    # the kernel runs in the notebook's folder: a relative path must not change meaning
+    source = source if "://" in str(source) else Path(source).resolve()
+    os.environ["FUNNEL_MODELS_SOURCE"] = str(source)
+    if as_of is not None:
+        os.environ["FUNNEL_MODELS_AS_OF"] = str(as_of)
+    else:
+        os.environ.pop("FUNNEL_MODELS_AS_OF", None)
+    try:
+        client = NotebookClient(
+            nb,
+            kernel_name="python3",
+            timeout=900,
+            store_widget_state=False,
+            resources={"metadata": {"path": str(notebook.parent)}},
+        )
+        try:
+            client.execute()
+        except CellExecutionError as exc:
+            last = [line for line in str(exc).strip().splitlines() if line.strip()][-1]
+            raise FunnelDataError(
+                f"the workshop notebook failed on {source}: {last} "
+                f"(run it in JupyterLab to see the cell: {notebook})"
+            ) from None
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    exporter = SlidesExporter(
+        template_name="funnel_models_slides",
+        extra_template_basedirs=[str(TEMPLATE_ROOT / "nbconvert" / "templates")],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": notebook.stem}})
+    body = body.replace(
+        "</head>", f"<script type='text/javascript'>{get_plotlyjs()}</script></head>", 1
+    )
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(body, encoding="utf-8")
     return path

@@ -538,20 +538,26 @@ def what_if_panel(data: DashboardData) -> WhatIfPanel:
     return WhatIfPanel(data)
 
 
-def kpi_panel(data: DashboardData, period: str = "Last 3 months") -> widgets.HTML:
-    """Key-figure tiles for ``period`` (a label of :data:`PERIODS`) against the one before."""
-    return widgets.HTML(
-        plots.kpi_tiles_html(data.cube.kpis(data.months_for(period)), period=period.lower())
-    )
+def kpi_panel(data: DashboardData, period: str = "Last 3 months"):
+    """Key-figure tiles for ``period`` (a label of :data:`PERIODS`) against the one before.
+
+    Returned as :class:`IPython.display.HTML` (static: kept by nbconvert exports too).
+    """
+    from IPython.display import HTML
+
+    kpis = data.cube.kpis(data.months_for(period))
+    return HTML(plots.kpi_tiles_html(kpis, period=period.lower()))
 
 
-def findings_panel(
-    data: DashboardData, *, top: int = 5, title: str = "Where leads stall"
-) -> widgets.HTML:
+def findings_panel(data: DashboardData, *, top: int = 5, title: str = "Where leads stall"):
     """The top stall findings as plain sentences, each tagged with the side that owns it."""
-    return widgets.HTML(plots.findings_html(data.findings, top=top, title=title))
+    from IPython.display import HTML
+
+    return HTML(plots.findings_html(data.findings, top=top, title=title))
 
 
-def action_panel(data: DashboardData, *, top: int = 15) -> widgets.HTML:
+def action_panel(data: DashboardData, *, top: int = 15):
     """The act-now list: open leads past their SLA (or p90), longest overdue first."""
-    return widgets.HTML(action_list(data, top=top))
+    from IPython.display import HTML
+
+    return HTML(action_list(data, top=top))

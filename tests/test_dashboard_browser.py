@@ -268,3 +268,45 @@ def test_report_opens_offline_with_every_chart(browser, small_dataset, tmp_path,
     assert not errors, errors
     assert all(u.startswith(("file:", "data:", "blob:", "about:")) for u in requests), requests
     context.close()
+
+
+# ---- workshop slides ---------------------------------------------------------------------------
+@pytest.mark.slow
+def test_workshop_slides_open_offline(browser, small_dataset, tmp_path, artifacts_dir):
+    from funnel_models.cli import main
+
+    out = tmp_path / "workshop.html"
+    assert main(["report", str(small_dataset), "--out", str(out), "--slides"]) == 0
+    html_text = out.read_text()
+    assert not re.search(r"<(script|link)[^>]+(src|href)=", html_text)
+    assert "import funnel_models" not in html_text  # code cells are hidden
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_offline(True)
+    aborted: list[str] = []
+
+    def route(r):
+        if r.request.url.startswith("file:"):
+            r.continue_()
+        else:
+            aborted.append(r.request.url)
+            r.abort()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(out.as_uri())
+    page.wait_for_function("document.querySelector('.reveal.ready') !== null", timeout=30_000)
+    assert page.evaluate("Reveal.getTotalSlides()") >= 8
+    n_figures = page.evaluate("document.querySelectorAll('.plotly-graph-div').length")
+    assert n_figures == 5
+    page.wait_for_function(
+        "n => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 2 * n",
+        arg=n_figures,
+        timeout=30_000,
+    )
+    page.keyboard.press("ArrowRight")
+    page.screenshot(path=str(artifacts_dir / "workshop_slides.png"))
+    assert not errors, errors
+    assert not aborted, aborted
+    context.close()

@@ -16,13 +16,21 @@ def add_parser(subparsers) -> None:
     add_source_arguments(p)
     p.add_argument("--out", required=True, metavar="FILE.html", help="the HTML file to write")
     p.add_argument("--as-of", dest="as_of", help="snapshot date (default: the latest event)")
+    p.add_argument(
+        "--slides",
+        action="store_true",
+        help="write the workshop notebook as offline reveal.js slides instead",
+    )
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
-    from funnel_models.report import write_report
+    from funnel_models.report import write_report, write_slides
 
-    dataset = load_from_args(args)
-    path = write_report(dataset, args.out, as_of=args.as_of)
+    dataset = load_from_args(args)  # fails early, in one line, on an unusable source
+    if args.slides:
+        path = write_slides(args.source, args.out, as_of=args.as_of)
+    else:
+        path = write_report(dataset, args.out, as_of=args.as_of)
     print(f"report written to {path} ({path.stat().st_size / 1e6:.1f} MB)", file=sys.stderr)
     return 0
