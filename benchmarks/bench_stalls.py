@@ -6,10 +6,12 @@ into ``benchmarks/_work/`` (gitignored). Then, in the same run, on the same
 files, each in its own subprocess (wall time; peak RSS of that child only via
 ``os.wait4``):
 
-* ``stalls``  — ``funnel-models stalls DIR --json`` (load + validate all five
-  tables, spells on DuckDB, findings, act-now list);
-* ``phases``  — the same work in-process with a timer per phase (load and
-  validation, spells, find_stalls, stalled_leads) to show where time goes;
+* ``stalls``  — ``funnel-models stalls DIR --json``: leads, stage_events and
+  opportunities read from Parquet and row-checked in DuckDB SQL, visits
+  computed once in DuckDB, per-segment counts aggregated there, statistics in
+  numpy, act-now list;
+* ``phases``  — the same work in-process with a timer per phase (read and
+  check, visits, findings, act-now) to show where time goes;
 * ``duckdb``  — one hand-written DuckDB SQL query over ``stage_events.parquet``:
   transitions (``lead()`` window) with count, p50 and p90 dwell days;
 * ``pm4py``   — ``pm4py.discover_performance_dfg`` on the same stage events
@@ -50,17 +52,16 @@ PHASES = """
 import sys, time, json
 t0 = time.perf_counter()
 import funnel_models as fm
+from funnel_models.stalls import _act_now, _findings, _prepare
 t1 = time.perf_counter()
-ds = fm.load(sys.argv[1])
+inputs = _prepare(sys.argv[1])
 t2 = time.perf_counter()
-sp = fm.spells(ds)
+found = _findings(inputs)
 t3 = time.perf_counter()
-found = fm.find_stalls(ds, spells=sp)
+act = _act_now(inputs, found.attrs["thresholds"], limit=20)
 t4 = time.perf_counter()
-act = fm.stalled_leads(sp, funnel=ds.funnel)
-t5 = time.perf_counter()
-print(json.dumps({"import": t1 - t0, "load_validate": t2 - t1, "spells": t3 - t2,
-                  "find_stalls": t4 - t3, "stalled_leads": t5 - t4, "findings": len(found)}))
+print(json.dumps({"import": t1 - t0, **inputs.seconds, "findings": t3 - t2,
+                  "act_now": t4 - t3, "findings_n": len(found)}))
 """
 
 DUCKDB = """

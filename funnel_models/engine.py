@@ -327,12 +327,13 @@ def _stage_table(funnel: Funnel) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def spell_expr(log: EventLog, as_of: pd.Timestamp) -> ir.Table:
+def spell_expr(log: EventLog, as_of: pd.Timestamp, *, visits: bool = True) -> ir.Table:
     """Stage visits as an Ibis expression (see :func:`funnel_models.spells`).
 
     Columns: lead_id, stage, visit, entered_at, exited_at, next_stage, outcome,
     days_in_stage, censored, then any other stage_events columns of the entry
-    event.
+    event. ``visits=False`` leaves out ``visit`` (the visit number needs a
+    second sort of the log, by lead and stage).
     """
     funnel = log.funnel
     stages = _stage_table(funnel)
@@ -359,7 +360,7 @@ def spell_expr(log: EventLog, as_of: pd.Timestamp) -> ir.Table:
     ev = ev.mutate(
         next_stage=ev.stage.lead().over(w),
         exited_at=ev.entered_at.lead().over(w),
-        visit=(ibis.row_number().over(wv) + 1).cast("int64"),
+        visit=(ibis.row_number().over(wv) + 1).cast("int64") if visits else ibis.literal(0),
     )
     recycled = funnel.outcome_stage("recycled")
     keep = ev.stage_kind == "progression"
@@ -706,6 +707,10 @@ def open_parquet_folder(
         FROM fm_leads_checked l{join_flag} WHERE l.rule IS NULL
         """
     )
+    lead_counts = raw.execute(
+        "SELECT 'leads' AS tbl, rule, count(*) AS n FROM fm_leads_checked GROUP BY ALL"
+    ).df()
+    raw.execute("DROP TABLE fm_leads_checked")  # free the memory: counts are kept
     # ---- stage events
     distinct = raw.execute(
         f"SELECT DISTINCT CAST(stage AS VARCHAR) FROM read_parquet('{_sql_str(files['stage_events'])}')"
@@ -800,13 +805,13 @@ def open_parquet_folder(
         )
         opp_table = con.table("fm_opps_checked").filter(ibis._.rule.isnull())
     # ---- the row accounting
-    parts = ["SELECT 'leads' AS tbl, rule FROM fm_leads_checked",
-             "SELECT 'stage_events', rule FROM fm_events_checked"]  # fmt: skip
+    parts = ["SELECT 'stage_events' AS tbl, rule FROM fm_events_checked"]
     if opp_table is not None:
         parts.append("SELECT 'opportunities', rule FROM fm_opps_checked")
     counts = raw.execute(
         f"SELECT tbl, rule, count(*) AS n FROM ({' UNION ALL '.join(parts)}) GROUP BY ALL"
     ).df()
+    counts = pd.concat([lead_counts, counts], ignore_index=True)
     tables = ["leads", "stage_events"] + (["opportunities"] if opp_table is not None else [])
     rows = pd.DataFrame(
         {

@@ -197,6 +197,7 @@ class _Inputs:
     source: str = "<memory>"
     rows: pd.DataFrame | None = None  # validation counts on the Parquet path
     rejection_reasons: pd.DataFrame | None = None
+    seconds: dict | None = None  # where the time went (Parquet path), for benchmarks
 
 
 def _prepare(
@@ -230,7 +231,13 @@ def _prepare(
             chosen[:] = _segment_columns(have, by)
             return chosen
 
-        opened = open_parquet_folder(data, funnel=funnel, timezone=timezone, attributes=pick)
+        import time
+
+        started = time.perf_counter()
+        con = _bounded_duckdb()
+        opened = open_parquet_folder(
+            data, funnel=funnel, timezone=timezone, attributes=pick, con=con
+        )
         if opened is None:
             from funnel_models.dataset import load
 
@@ -238,17 +245,24 @@ def _prepare(
         else:
             log = opened.log()
             as_of_ts = log.as_of_or_latest(as_of)
-            sp = spell_expr(log, as_of_ts)
+            sp = spell_expr(log, as_of_ts, visits=False)
             leads = opened.leads
             cols = list(chosen)
             kinds = {c: _kind(leads[c].type()) for c in cols}
             attrs = leads.select("lead_id", *cols)
             joined = sp.left_join(attrs, "lead_id").drop("lead_id_right") if cols else sp
+            checked = time.perf_counter()
+            spells_table = _materialize(opened.con, joined, cols)
+            opened.con.raw_sql("DROP TABLE fm_events_checked")  # the visits are computed
+            seconds = {
+                "read_and_check": checked - started,
+                "visits": time.perf_counter() - checked,
+            }
             return _Inputs(
-                con=opened.con, spells=_materialize(opened.con, joined, cols), leads=attrs, columns=cols, kinds=kinds,
+                con=opened.con, spells=spells_table, leads=attrs, columns=cols, kinds=kinds,
                 funnel=opened.funnel, as_of=as_of_ts, deal=_deal_size_expr(opened),
                 source=opened.source, rows=opened.rows,
-                rejection_reasons=opened.rejection_reasons,
+                rejection_reasons=opened.rejection_reasons, seconds=seconds,
             )  # fmt: skip
     con = connect("duckdb")
     dataset = None
@@ -286,7 +300,7 @@ def _prepare(
     else:
         log = EventLog.from_source(dataset, funnel=funnel, con=con)
         as_of_ts = log.as_of_or_latest(resolve_as_of(as_of))
-        sp = spell_expr(log, as_of_ts)
+        sp = spell_expr(log, as_of_ts, visits=False)
     attrs = _lead_attributes(dataset, by)
     cols = list(attrs.columns)
     kinds = {}
@@ -308,6 +322,27 @@ def _prepare(
         rows=None if dataset is None else dataset.summary,
         rejection_reasons=None if dataset is None else dataset.rejection_reasons,
     )  # fmt: skip
+
+
+#: DuckDB's memory budget on the Parquet path (it spills to a temporary folder beyond).
+DUCKDB_MEMORY_LIMIT = "1200MB"
+
+
+def _bounded_duckdb():
+    """A DuckDB backend with a memory limit and a private spill folder."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from funnel_models.engine import connect
+
+    con = connect("duckdb")
+    spill = tempfile.mkdtemp(prefix="funnel_models_duckdb_")
+    atexit.register(shutil.rmtree, spill, ignore_errors=True)
+    con.raw_sql(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+    con.raw_sql(f"SET temp_directory = '{spill}'")
+    con.raw_sql("SET preserve_insertion_order = false")
+    return con
 
 
 def _materialize(con, spells, cols: list[str]):
