@@ -752,27 +752,32 @@ def source_quality_chart(table: pd.DataFrame) -> go.Figure:
     >>> len(source_quality_chart(t).data)
     2
     """
-    x = [f"{i} ({int(n):,})" for i, n in zip(table.index, table["mqls"], strict=True)]
+    labels = [f"{i} ({int(n):,})" for i, n in zip(table.index, table["mqls"], strict=True)]
     fig = go.Figure()
-    fig.add_bar(
-        x=x,
-        y=table["acceptance"],
-        name="accepted by sales (30 d)",
-        marker={"color": OWNER_COLORS["marketing"]},
-        text=[_percent(v) for v in table["acceptance"]],
-        textposition="outside",
+    for column, name, color in (
+        ("mql_to_sql", "MQL → SQL (90 d)", "#8fb3dd"),
+        ("acceptance", "accepted by sales (30 d)", OWNER_COLORS["marketing"]),
+    ):
+        fig.add_bar(
+            y=labels,
+            x=table[column],
+            name=name,
+            orientation="h",
+            marker={"color": color},
+            text=[_percent(v) for v in table[column]],
+            textposition="outside",
+        )
+    fig.update_xaxes(tickformat=".0%", range=[0, 1.12])
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(
+        barmode="group", legend={"orientation": "h", "y": -0.12, "traceorder": "reversed"}
     )
-    fig.add_bar(
-        x=x,
-        y=table["mql_to_sql"],
-        name="MQL → SQL (90 d)",
-        marker={"color": "#8fb3dd"},
-        text=[_percent(v) for v in table["mql_to_sql"]],
-        textposition="outside",
+    return _base(
+        fig,
+        "Marketing's side: MQL quality by source",
+        "source (MQLs); censoring-aware",
+        height=150 + 62 * len(table),
     )
-    fig.update_yaxes(tickformat=".0%", range=[0, 1.1])
-    fig.update_layout(barmode="group", legend={"orientation": "h", "y": -0.3})
-    return _base(fig, "Marketing's side: MQL quality by source", "source (MQLs); censoring-aware")
 
 
 def response_mix_chart(table: pd.DataFrame) -> go.Figure:

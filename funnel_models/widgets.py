@@ -329,13 +329,18 @@ class HandoffDashboard(widgets.VBox):
             else self.data.findings
         )
         top = handoff["summary"].iloc[0] if len(handoff) else "No hand-off stall stands out."
+        self.headline.value = (
+            "<div class='fm-headline'><h2>" + html.escape(str(top)) + "</h2>"
+            f"<p class='fm-sub'>{cube.in_limbo():,} MQLs in this selection are neither accepted "
+            "nor rejected past the SLA.</p></div>"
+            "<style>.fm-headline{background:#fff;border-radius:10px;padding:20px 26px;"
+            "font-family:'Liberation Sans',Arial,sans-serif;color:#1f2a37}"
+            ".fm-headline h2{font-size:27px;font-weight:600;line-height:1.35;margin:0 0 10px 0}"
+            ".fm-sub{font-size:19px;margin:0}</style>"
+            + plots.findings_html(handoff.iloc[1:], top=3, title="Also at the hand-off")
+        )
         sla = cube.sla_by("sdr_team")
         limbo = cube.in_limbo()
-        self.headline.value = plots.findings_html(handoff, top=3, title="At the hand-off").replace(
-            "<ol class='fm-findings'>",
-            f"<p class='fm-lead'><b>{html.escape(str(top))}</b></p><ol class='fm-findings'>",
-            1,
-        )
         self.sources.show(plots.source_quality_chart(cube.by_source()))
         self.sla.show(plots.sla_chart(sla))
         self.response.show(plots.response_mix_chart(cube.response_by("sdr_team")))
@@ -381,7 +386,7 @@ def action_list(
     )
     table = (
         "<table class='fm-table'><thead><tr><th>Lead</th><th>Waiting for</th><th>Days waiting</th>"
-        f"<th>Owner</th><th>Who</th></tr></thead><tbody>{rows}</tbody></table>"
+        f"<th>Owner</th><th>Stage entered by</th></tr></thead><tbody>{rows}</tbody></table>"
         if rows
         else "<p>None right now.</p>"
     )
