@@ -55,3 +55,39 @@ def test_user_errors_exit_2_with_one_line(data, capsys, argv, message):
 def test_missing_source_exits_2(tmp_path, capsys):
     assert main(["stalls", str(tmp_path / "nope")]) == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_json_reports_the_row_checks_and_act_now(data, capsys):
+    capsys.readouterr()
+    assert main(["stalls", str(data), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    rows = payload["validation"]["rows"]
+    assert set(rows) == {"leads", "stage_events", "opportunities"}
+    for r in rows.values():
+        assert r["read"] == r["accepted"] + r["rejected"] and r["read"] > 0
+    scopes = [f["scope"] for f in payload["findings"]]
+    assert scopes == sorted(scopes)  # "funnel" (headline) rows before "segment" rows
+    act = payload["act_now"]
+    assert act["count"] == sum(act["by_stage"].values())
+    days = [lead["days_over"] for lead in act["leads"]]
+    assert days == sorted(days, reverse=True) and all(d > 0 for d in days)
+
+
+def test_csv_folder_goes_through_load_with_the_same_findings(data, tmp_path, capsys):
+    # a CSV copy of the same tables is read by fm.load (pandas validation), not the
+    # DuckDB Parquet path: the findings must be the same
+    import pandas as pd
+
+    csv = tmp_path / "csv"
+    csv.mkdir()
+    for name in ("leads", "stage_events", "opportunities", "accounts"):
+        pd.read_parquet(data / f"{name}.parquet").to_csv(csv / f"{name}.csv", index=False)
+    (csv / "funnel.yaml").write_text((data / "funnel.yaml").read_text())
+    capsys.readouterr()
+    assert main(["stalls", str(data), "--json", "--by", "source", "industry"]) == 0
+    fast = json.loads(capsys.readouterr().out)
+    assert main(["stalls", str(csv), "--json", "--by", "source", "industry"]) == 0
+    slow = json.loads(capsys.readouterr().out)
+    key = [(f["from_stage"], f["segment"], f["kind"], f["n"]) for f in fast["findings"]]
+    assert key == [(f["from_stage"], f["segment"], f["kind"], f["n"]) for f in slow["findings"]]
+    assert fast["act_now"]["count"] == slow["act_now"]["count"]

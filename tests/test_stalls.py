@@ -355,3 +355,13 @@ def test_parquet_row_checks_count_what_load_rejects(folder, tmp_path):
     assert (
         a[["segment", "kind", "n"]].values.tolist() == b[["segment", "kind", "n"]].values.tolist()
     )
+
+
+def test_prebuilt_spells_give_the_same_findings(folder):
+    ds = fm.load(folder)
+    spells = fm.spells(ds)
+    a = fm.find_stalls(ds, spells=spells, by=["source"])
+    b = fm.find_stalls(ds, by=["source"])
+    assert a[["segment", "kind", "n", "value"]].values.tolist() == (
+        b[["segment", "kind", "n", "value"]].values.tolist()
+    )
