@@ -385,7 +385,9 @@ class FunnelCube:
                 "within_sla": float(1.0 - surv[edge]),
                 "open_past_sla": int(limbo),
             }
-        out = pd.DataFrame.from_dict(rows, orient="index")
+        out = pd.DataFrame.from_dict(
+            rows, orient="index", columns=["visits", "within_sla", "open_past_sla"]
+        )
         out.index.name = column
         out.attrs["sla_hours"] = hours
         return out
@@ -416,7 +418,9 @@ class FunnelCube:
                 "acceptance": _binned_incidence(group, 30.0),
                 "mql_to_sql": _binned_incidence(reach, horizon_days) if len(reach) else np.nan,
             }
-        out = pd.DataFrame.from_dict(rows, orient="index").sort_values("mqls", ascending=False)
+        out = pd.DataFrame.from_dict(
+            rows, orient="index", columns=["mqls", "acceptance", "mql_to_sql"]
+        ).sort_values("mqls", ascending=False)
         out.index.name = "source"
         return out
 

@@ -323,11 +323,12 @@ class HandoffDashboard(widgets.VBox):
         selection = dict(selection)
         period = selection.pop("period", "All time")
         cube = self.data.cube.select(months=self.data.months_for(period), **selection)
-        handoff = (
-            self.data.findings.loc[self.data.findings["from_stage"].isin(["MQL", "SAL"])]
-            if len(self.data.findings)
-            else self.data.findings
-        )
+        findings = self.data.findings_for(selection)
+        if len(findings):  # the MQL -> SAL hand-off first, then SAL -> SQL; rank order kept
+            order = findings["from_stage"].map({"MQL": 0, "SAL": 1})
+            handoff = findings.loc[order.notna()].assign(_o=order).sort_values("_o", kind="stable")
+        else:
+            handoff = findings
         top = handoff["summary"].iloc[0] if len(handoff) else "No hand-off stall stands out."
         self.headline.value = (
             "<div class='fm-headline'><h2>" + html.escape(str(top)) + "</h2>"
@@ -498,8 +499,17 @@ class WhatIfPanel(widgets.VBox):
 
 
 def _guarded(build: Callable[[], widgets.Widget], source: Any) -> widgets.Widget:
+    """Build a dashboard; on any failure show a plain message (executives never see a
+    traceback; the full one goes to the kernel's log)."""
+    import sys
+    import traceback
+
     from funnel_models._errors import FunnelConfigError, FunnelDataError
 
+    hint = (
+        "Point the dashboard at a data set folder or database (funnel-models dashboard "
+        "SOURCE), or run `funnel-models validate SOURCE` to see what is wrong with it."
+    )
     try:
         return build()
     except (
@@ -510,10 +520,12 @@ def _guarded(build: Callable[[], widgets.Widget], source: Any) -> widgets.Widget
         PermissionError,
         ValueError,
     ) as exc:
+        return message(f"Could not read the data at {source}: {exc}. {hint}")
+    except Exception as exc:  # the page must stay readable
+        traceback.print_exc(file=sys.stderr)
         return message(
-            f"Could not read the data at {source}: {exc}. Point the dashboard at a data set "
-            "folder or database (funnel-models dashboard SOURCE), or run "
-            "`funnel-models validate SOURCE` to see what is wrong with it."
+            f"The data at {source} could be read, but the dashboard could not be built "
+            f"({type(exc).__name__}: {exc}). {hint}"
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 import pandas as pd
@@ -110,3 +111,32 @@ def test_bad_sources_give_a_message(tmp_path):
     empty.mkdir()
     assert "cannot be shown" in widgets.handoff_dashboard(empty).value
     assert "Traceback" not in missing.value
+
+
+def test_a_selection_without_leads_redraws_without_error(data):
+    class Effect:
+        summary = pd.DataFrame(
+            {"adjusted_rate": [0.5], "adjusted_rate_lower": [0.4], "adjusted_rate_upper": [0.6]},
+            index=["<=1h"],
+        )
+
+    nowhere = {"period": "Last 3 months", "source": "no-such-channel"}
+    dash = widgets.ExecutiveDashboard(data)
+    dash.update(nowhere)
+    assert "No leads in this selection." in dash.headline.value
+    assert _kpi(dash.kpis.value, "Leads") == 0
+    hand = widgets.HandoffDashboard(data, effect=Effect())
+    hand.update({"period": "Last 3 months", "region": "no-such-region"})
+    assert "0 MQLs in this selection" in hand.headline.value
+
+
+def test_handoff_headline_is_the_first_mql_to_sal_finding(data):
+    class Effect:
+        summary = pd.DataFrame(
+            {"adjusted_rate": [0.5], "adjusted_rate_lower": [0.4], "adjusted_rate_upper": [0.6]},
+            index=["<=1h"],
+        )
+
+    hand = widgets.HandoffDashboard(data, effect=Effect())
+    first = data.findings.loc[data.findings["from_stage"] == "MQL", "summary"].iloc[0]
+    assert hand.headline.value.startswith("<div class='fm-headline'><h2>" + html.escape(first))
