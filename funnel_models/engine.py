@@ -53,6 +53,7 @@ __all__ = [
     "spell_expr",
     "stage_transition_expr",
     "stall_aggregate_expr",
+    "stall_aggregates",
     "transition_expr",
 ]
 
@@ -848,3 +849,58 @@ def open_parquet_folder(
 
 def _sql_str(path: Any) -> str:
     return str(path).replace("'", "''")
+
+
+def stall_aggregates(
+    con: Any,
+    spells: ir.Table,
+    columns: Sequence[str],
+    leak_stages: Sequence[str],
+    stages: Sequence[str],
+) -> pd.DataFrame:
+    """Run :func:`stall_aggregate_expr` and return pandas.
+
+    On DuckDB the same counts come from one ``GROUPING SETS`` query over the
+    same Ibis expression (one scan of the visits instead of one per column);
+    other backends run the union of group-bys.
+    """
+    if getattr(con, "name", "") != "duckdb":
+        return con.execute(stall_aggregate_expr(spells, columns, leak_stages, stages))
+    sp = spells.filter(spells.stage.isin(list(stages)))
+    is_closed = sp.next_stage.notnull()
+    base = sp.select(
+        "stage",
+        *[sp[c].cast("string").name(f"v{i}") for i, c in enumerate(columns)],
+        _bin=duration_bin(sp.days_in_stage * 86400.0),
+        _closed=is_closed.cast("int64"),
+        _leak=(is_closed & sp.next_stage.isin(list(leak_stages) or ["\x00"])).cast("int64"),
+        _open=(~is_closed).cast("int64"),
+    )
+    inner = ibis.to_sql(base, dialect="duckdb")
+    names = [f"v{i}" for i in range(len(columns))]
+    sets = ", ".join(["(stage, _bin)", *[f"(stage, {v}, _bin)" for v in names]])
+    grouping = ", ".join(f"GROUPING({v}) AS g{i}" for i, v in enumerate(names))
+    sql = (
+        f"SELECT stage, _bin AS bin, {', '.join(names) + ',' if names else ''} "
+        f"{grouping + ',' if grouping else ''} "
+        f"sum(_closed) AS closed, sum(_leak) AS leak, sum(_open) AS open "
+        f"FROM ({inner}) GROUP BY GROUPING SETS ({sets})"
+    )
+    raw = con.raw_sql(sql).df()
+    parts = []
+    if names:
+        whole = np.ones(len(raw), dtype=bool)
+        for i in range(len(names)):
+            whole &= raw[f"g{i}"].to_numpy() == 1
+    else:
+        whole = np.ones(len(raw), dtype=bool)
+    keep = ["stage", "bin", "closed", "leak", "open"]
+    w = raw.loc[whole, keep].assign(column="", value=None)
+    parts.append(w)
+    for i, c in enumerate(columns):
+        mask = raw[f"g{i}"].to_numpy() == 0
+        part = raw.loc[mask, keep].assign(column=c, value=raw.loc[mask, f"v{i}"])
+        parts.append(part)
+    out = pd.concat(parts, ignore_index=True)
+    out["value"] = out["value"].astype(object).where(out["value"].notna(), None)
+    return out[["stage", "column", "value", "bin", "closed", "leak", "open"]]

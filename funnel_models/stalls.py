@@ -622,13 +622,13 @@ def _findings(
     top: int | None = None,
     overlap: float = 0.8,
 ) -> pd.DataFrame:
-    from funnel_models.engine import bin_upper_days, stage_transition_expr, stall_aggregate_expr
+    from funnel_models.engine import bin_upper_days, stage_transition_expr, stall_aggregates
 
     funnel, con, sp = inputs.funnel, inputs.con, inputs.spells
     prog = list(funnel.progression)
     won = funnel.outcome_stage("won")
     kinds = {funnel.outcome_stage(k): k for k in leak_outcomes if funnel.outcome_stage(k)}
-    agg = con.execute(stall_aggregate_expr(sp, inputs.columns, list(kinds), prog))
+    agg = stall_aggregates(con, sp, inputs.columns, list(kinds), prog)
     trans = con.execute(stage_transition_expr(sp))
     first = con.execute(sp.entered_at.min())
     if agg.empty or first is None or pd.isna(first):

@@ -365,3 +365,23 @@ def test_prebuilt_spells_give_the_same_findings(folder):
     assert a[["segment", "kind", "n", "value"]].values.tolist() == (
         b[["segment", "kind", "n", "value"]].values.tolist()
     )
+
+
+def test_grouping_sets_equal_the_union_of_group_bys(folder):
+    # the DuckDB shortcut (one GROUPING SETS scan) against the portable Ibis expression
+    from funnel_models.engine import stall_aggregate_expr, stall_aggregates
+    from funnel_models.stalls import _prepare
+
+    inputs = _prepare(folder)
+    args = (inputs.spells, inputs.columns, ["Lost", "Disqualified"], ["Lead", "MQL", "SAL"])
+    keys = ["stage", "column", "value", "bin"]
+
+    def tidy(frame):
+        frame = frame.assign(value=frame["value"].astype(object).where(frame["value"].notna(), ""))
+        frame = frame.astype({c: "int64" for c in ("closed", "leak", "open")})
+        return frame.sort_values(keys).reset_index(drop=True)[[*keys, "closed", "leak", "open"]]
+
+    union = tidy(inputs.con.execute(stall_aggregate_expr(*args)))
+    sets = tidy(stall_aggregates(inputs.con, *args))
+    assert len(union) > 100 and set(union["column"]) == {"", *inputs.columns}
+    assert union.values.tolist() == sets.values.tolist()
