@@ -21,7 +21,8 @@ import pandas as pd
 import pytest
 from _voila import CHROMIUM, CHROMIUM_ARGS, REPO, serve_voila
 
-pytestmark = pytest.mark.browser
+# about a minute in all (four Voila servers, the report, the slides): slow as well
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 EXECUTIVE = REPO / "notebooks" / "dashboard_executive.ipynb"
 HANDOFF = REPO / "notebooks" / "dashboard_handoff.ipynb"
@@ -273,7 +274,6 @@ def test_report_opens_offline_with_every_chart(browser, small_dataset, tmp_path,
 
 
 # ---- workshop slides ---------------------------------------------------------------------------
-@pytest.mark.slow
 def test_workshop_slides_open_offline(browser, small_dataset, tmp_path, artifacts_dir):
     from funnel_models.cli import main
 

@@ -38,7 +38,14 @@ def test_notebook_is_thin_and_clean(path):
         assert not cell.outputs and cell.execution_count is None, "commit notebooks without outputs"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+# each run starts a kernel and takes 5-10 s: all but the executive dashboard count as slow
+RUNS = [
+    p if p.stem == "dashboard_executive" else pytest.param(p, marks=pytest.mark.slow)
+    for p in NOTEBOOKS
+]
+
+
+@pytest.mark.parametrize("path", RUNS, ids=_ids(NOTEBOOKS))
 def test_notebook_runs(path, small_dataset, monkeypatch):
     monkeypatch.setenv("FUNNEL_MODELS_SOURCE", str(small_dataset))
     # the kernel is this venv's: its kernelspec says "python", which jupyter_client maps to
@@ -66,3 +73,18 @@ def test_notebook_runs(path, small_dataset, monkeypatch):
     assert not errors, errors
     prefix = nb.cells[-1].outputs[0]["text"].strip()
     assert Path(prefix).resolve() == Path(sys.prefix).resolve(), f"kernel ran in {prefix}"
+
+
+def test_workshop_has_slide_metadata():
+    """The workshop exports as reveal.js slides: every heading opens a slide or sub-slide,
+    and the setup cell is skipped (see `funnel-models report SOURCE --out F.html --slides`)."""
+    nb = nbformat.read(NOTEBOOK_DIR / "workshop_smarketing.ipynb", as_version=4)
+    kinds = [c.metadata.get("slideshow", {}).get("slide_type") for c in nb.cells]
+    headings = [
+        c for c in nb.cells if c.cell_type == "markdown" and c.source.lstrip().startswith("#")
+    ]
+    assert headings and all(
+        c.metadata.get("slideshow", {}).get("slide_type") in {"slide", "subslide"} for c in headings
+    )
+    assert kinds[1] == "skip"  # the setup cell after the parameters
+    assert kinds.count("slide") >= 5
