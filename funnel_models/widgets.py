@@ -235,7 +235,7 @@ def _grid(*children) -> widgets.GridBox:
 class ExecutiveDashboard(widgets.VBox):
     """ "Where do our leads stall?": KPIs, funnel, top stalls, time vs SLA, Sankey, cohorts."""
 
-    def __init__(self, data: DashboardData, *, period: str = "All time"):
+    def __init__(self, data: DashboardData, *, period: str = "Last 12 months"):
         self.data = data
         self.filters = Filters(data.cube, period=period)
         self.headline = widgets.HTML()
@@ -530,7 +530,7 @@ def _guarded(build: Callable[[], widgets.Widget], source: Any) -> widgets.Widget
 
 
 def executive_dashboard(
-    source: Any, as_of: Any = None, *, period: str = "All time"
+    source: Any, as_of: Any = None, *, period: str = "Last 12 months"
 ) -> widgets.Widget:
     """The executive dashboard for ``source``; a plain message panel if it cannot be read.
 

@@ -40,7 +40,7 @@ def test_figure_panel_holds_plotly_json_not_plotly_js():
 
 
 def test_executive_filter_changes_tiles_and_figures(data, tables):
-    dash = widgets.ExecutiveDashboard(data)
+    dash = widgets.ExecutiveDashboard(data, period="All time")
     ev, leads = tables["stage_events"], tables["leads"]
     # all time: Lead-stage entries, counted in plain pandas
     assert _kpi(dash.kpis.value, "Leads") == (ev["stage"] == "Lead").sum()
