@@ -71,7 +71,10 @@ def connect(engine: str = "duckdb"):
     time zone, 4 shuffle partitions, no UI) and reused.
     """
     if engine == "duckdb":
-        return ibis.duckdb.connect()
+        con = ibis.duckdb.connect()
+        # DuckDB draws a progress bar on stdout for long queries: never in our output
+        con.raw_sql("SET enable_progress_bar = false")
+        return con
     if engine == "spark":
         return ibis.pyspark.connect(spark_session())
     raise FunnelConfigError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
