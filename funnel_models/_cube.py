@@ -32,6 +32,8 @@ ADVANCED, EXITED, CENSORED = 1, 2, 0
 _ADVANCING = {"advanced", "skipped", "won"}
 RESPONSE_EDGES_HOURS = (1.0, 24.0)
 RESPONSE_LABELS = ("within 1 h", "1–24 h", "after 24 h", "no sales touch yet")
+FOLLOW_UP_DAYS = 7
+FOLLOW_UP_LABELS = ("no touch", "1 touch", "2 touches", "3+ touches", "(MQL under 7 days)")
 
 
 def day_bin(days: np.ndarray | pd.Series) -> np.ndarray:
@@ -442,6 +444,20 @@ class FunnelCube:
         table = table.reindex(columns=list(RESPONSE_LABELS)).fillna(0)
         return table.div(table.sum(axis=1), axis=0)
 
+    def follow_up_by(self, column: str) -> pd.DataFrame:
+        """Sales touches in the first 7 days after the MQL: share of MQLs with none, one, two,
+        three or more, per ``column`` value (MQLs younger than 7 days left out)."""
+        r = self.response
+        labels = list(FOLLOW_UP_LABELS[:4])
+        if column not in r.columns or r.empty:
+            return pd.DataFrame(columns=labels)
+        r = r.loc[r["touches"] != FOLLOW_UP_LABELS[4]]
+        table = r.pivot_table(
+            index=column, columns="touches", values="n", aggfunc="sum", observed=True
+        )
+        table = table.reindex(columns=labels).fillna(0)
+        return table.div(table.sum(axis=1).where(lambda x: x > 0), axis=0)
+
     def cohorts(self, horizon_days: float = 90.0) -> pd.DataFrame:
         """MQL→SQL within ``horizon_days`` by monthly MQL cohort: naive share, censoring-aware
         estimate and whether the cohort is still maturing at ``as_of``."""
@@ -523,7 +539,7 @@ def _count(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 def _response_counts(dataset, spells, mql, attrs, dims, as_of_ts) -> pd.DataFrame:
     """MQL visits by bucket of hours to the first sales activity at or after the MQL."""
-    cols = ["month", *dims, "bucket", "n"]
+    cols = ["month", *dims, "bucket", "touches", "n"]
     acts = dataset.activities
     visits = spells.loc[spells["stage"] == mql, ["lead_id", "entered_at"]]
     if acts is None or visits.empty:
@@ -550,9 +566,27 @@ def _response_counts(dataset, spells, mql, attrs, dims, as_of_ts) -> pd.DataFram
         list(RESPONSE_LABELS[:3]),
         default=RESPONSE_LABELS[3],
     )
-    frame = pd.DataFrame({"month": _month(merged["entered_at"]), "bucket": bucket, "n": 1})
+    # follow-up: sales touches within FOLLOW_UP_DAYS of the MQL (young MQLs kept apart)
+    pairs = left.reset_index().merge(right, on="lead_id", how="inner")
+    window = pd.Timedelta(days=FOLLOW_UP_DAYS)
+    inside = (pairs["occurred_at"] >= pairs["entered_at"]) & (
+        pairs["occurred_at"] < pairs["entered_at"] + window
+    )
+    touches = pairs.loc[inside].groupby("index").size().reindex(left.index, fill_value=0)
+    labels = np.array(FOLLOW_UP_LABELS[:4], dtype=object)
+    follow_up = labels[np.minimum(touches.to_numpy(), 3)]
+    young = (left["entered_at"] + window > as_of_ts).to_numpy()
+    follow_up[young] = FOLLOW_UP_LABELS[4]
+    frame = pd.DataFrame(
+        {
+            "month": _month(merged["entered_at"]),
+            "bucket": bucket,
+            "touches": follow_up,
+            "n": 1,
+        }
+    )
     frame = _with_attrs(frame, merged["lead_id"], attrs, dims)
-    return _count(frame, ["month", *dims, "bucket"])
+    return _count(frame, ["month", *dims, "bucket", "touches"])
 
 
 def _exit_reasons(dataset, s: pd.DataFrame) -> np.ndarray:

@@ -43,6 +43,7 @@ __all__ = [
     "cohort_trend",
     "figure_display",
     "findings_html",
+    "follow_up_chart",
     "funnel_chart",
     "headline",
     "kpi_tiles_html",
@@ -778,6 +779,33 @@ def source_quality_chart(table: pd.DataFrame) -> go.Figure:
         "source (MQLs); censoring-aware",
         height=150 + 62 * len(table),
     )
+
+
+def follow_up_chart(table: pd.DataFrame) -> go.Figure:
+    """Sales' side: how many times sales touched an MQL in its first 7 days, per team.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from funnel_models.plots import follow_up_chart
+    >>> t = pd.DataFrame({"no touch": [0.1], "1 touch": [0.9]}, index=["North"])
+    >>> [trace.name for trace in follow_up_chart(t).data]
+    ['no touch', '1 touch']
+    """
+    palette = ["#b3261e", "#e0b028", "#8fc29f", "#2e7d4f"]
+    fig = go.Figure()
+    for color, column in zip(palette, table.columns, strict=False):
+        fig.add_bar(
+            x=[str(i) for i in table.index],
+            y=table[column],
+            name=str(column),
+            marker={"color": color},
+            text=[_percent(v) for v in table[column]],
+            textposition="inside",
+        )
+    fig.update_yaxes(tickformat=".0%")
+    fig.update_layout(barmode="stack", legend={"orientation": "h", "y": -0.2})
+    return _base(fig, "Sales' side: follow-up in the first 7 days after the MQL")
 
 
 def response_mix_chart(table: pd.DataFrame) -> go.Figure:

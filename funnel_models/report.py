@@ -63,6 +63,7 @@ def render_report(
         _figure_div(plots.source_quality_chart(cube.by_source())),
         _figure_div(plots.sla_chart(cube.sla_by("sdr_team"))),
         _figure_div(plots.response_mix_chart(cube.response_by("sdr_team"))),
+        _figure_div(plots.follow_up_chart(cube.follow_up_by("sdr_team"))),
         _figure_div(plots.reasons_chart(cube.rejection_reasons())),
         action_list(data, top=15),
     ]

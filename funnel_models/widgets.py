@@ -294,6 +294,7 @@ class HandoffDashboard(widgets.VBox):
         self.sla = FigurePanel()
         self.response = FigurePanel()
         self.reasons = FigurePanel()
+        self.follow_up = FigurePanel()
         self.effect = FigurePanel()
         if effect is None:
             import funnel_models as fm
@@ -308,9 +309,9 @@ class HandoffDashboard(widgets.VBox):
                 self.filters,
                 self.headline,
                 _grid(self.sources, self.sla),
-                _grid(self.response, self.reasons),
+                _grid(self.response, self.follow_up),
+                _grid(self.reasons, self.effect),
                 self.limbo,
-                self.effect,
             ],
             layout=widgets.Layout(grid_gap="18px"),
         )
@@ -346,6 +347,7 @@ class HandoffDashboard(widgets.VBox):
         self.sla.show(plots.sla_chart(sla))
         self.response.show(plots.response_mix_chart(cube.response_by("sdr_team")))
         self.reasons.show(plots.reasons_chart(cube.rejection_reasons()))
+        self.follow_up.show(plots.follow_up_chart(cube.follow_up_by("sdr_team")))
         self.limbo.value = action_list(
             self.data, stage="MQL", selection=selection, limbo=limbo, title="MQLs in limbo"
         )

@@ -124,7 +124,7 @@ def handoff(browser, small_dataset, artifacts_dir):
     with _served(HANDOFF, small_dataset, artifacts_dir, browser, "dashboard_handoff") as url:
         page = Page(browser, url, "dashboard_handoff", artifacts_dir)
         page.url = url
-        page.wait_for_charts(5)
+        page.wait_for_charts(6)
         page.shot()
         yield page
         page.page.close()
@@ -202,7 +202,7 @@ def test_handoff_draws_every_chart_and_the_headline(handoff, tables):
         assert team in seen, f"team {team} not shown"
     for source in ("paid_search", "web_form"):
         assert source in seen
-    assert "within 1 h" in seen and "after 24 h" in seen
+    assert "within 1 h" in seen and "after 24 h" in seen and "3+ touches" in seen
 
 
 def test_handoff_filter_changes_the_numbers(handoff, tables):
@@ -253,7 +253,7 @@ def test_report_opens_offline_with_every_chart(browser, small_dataset, tmp_path,
     out = tmp_path / "report.html"
     assert main(["report", str(small_dataset), "--out", str(out)]) == 0
     n_charts = out.read_text().count('class="plotly-graph-div"')
-    assert n_charts == 8
+    assert n_charts == 9
     context = browser.new_context(viewport={"width": 1300, "height": 1200})
     context.set_offline(True)
     requests: list[str] = []

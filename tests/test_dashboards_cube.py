@@ -170,6 +170,16 @@ def test_flows_reasons_and_responses_by_hand(tiny):
         "no sales touch yet": 0.0,
     }
     assert r.loc["T2", "after 24 h"] == 0.5 and r.loc["T2", "no sales touch yet"] == 0.5
+    # sales touches within 7 days of the MQL: a, b and c one each (c's 48 h call is inside
+    # the week, its marketing e-mail does not count), d none (MQL 99.5 days old, no touch)
+    f = tiny.follow_up_by("sdr_team")
+    assert f.loc["T1"].to_dict() == {
+        "no touch": 0.0,
+        "1 touch": 1.0,
+        "2 touches": 0.0,
+        "3+ touches": 0.0,
+    }
+    assert f.loc["T2", "no touch"] == 0.5 and f.loc["T2", "1 touch"] == 0.5
 
 
 def test_cohorts_and_kpis_by_hand(tiny):

@@ -12,10 +12,10 @@ def test_report_is_self_contained(small_dataset, tmp_path, capsys):
     out = tmp_path / "sub" / "report.html"
     assert main(["report", str(small_dataset), "--out", str(out)]) == 0
     page = out.read_text()
-    assert page.count('class="plotly-graph-div"') == 8
+    assert page.count('class="plotly-graph-div"') == 9
     # plotly.js inlined once, nothing loaded from anywhere
     assert not re.search(r"<(script|link)[^>]+(src|href)=", page)
-    assert page.count("Plotly.newPlot") == 8
+    assert page.count("Plotly.newPlot") == 9
     assert "import funnel_models" not in page and "In [" not in page
     assert "Where leads stall" in page
     assert "report written to" in capsys.readouterr().err
