@@ -805,7 +805,7 @@ def follow_up_chart(table: pd.DataFrame) -> go.Figure:
         )
     fig.update_yaxes(tickformat=".0%")
     fig.update_layout(barmode="stack", legend={"orientation": "h", "y": -0.2})
-    return _base(fig, "Sales' side: follow-up in the first 7 days after the MQL")
+    return _base(fig, "Sales' side: follow-up", "sales touches in the MQL's first 7 days, by team")
 
 
 def response_mix_chart(table: pd.DataFrame) -> go.Figure:
