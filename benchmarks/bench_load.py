@@ -23,13 +23,13 @@ HERE = Path(__file__).resolve().parent
 WORK = HERE / "_work"
 TABLES = ("leads", "stage_events", "activities", "opportunities", "accounts")
 
-READ_ONLY = """
+READ_ONLY = f"""
 import sys, pandas as pd
 folder, fmt = sys.argv[1], sys.argv[2]
-for name in {tables!r}:
+for name in {TABLES!r}:
     path = f"{{folder}}/{{name}}.{{fmt}}"
     frame = pd.read_parquet(path) if fmt == "parquet" else pd.read_csv(path)
-""".format(tables=TABLES)
+"""
 
 
 def _cli() -> list[str]:
@@ -76,10 +76,7 @@ def main(argv=None) -> int:
             if fmt == "csv" and n > args.csv_max:
                 continue
             folder = dataset(n, fmt)
-            rows = sum(
-                sum(1 for _ in open(folder / f"{t}.csv")) - 1 if fmt == "csv" else _parquet_rows(folder / f"{t}.parquet")
-                for t in TABLES
-            )
+            rows = sum(_rows(folder, t, fmt) for t in TABLES)
             read = _timed([sys.executable, "-c", READ_ONLY, str(folder), fmt])
             validate = _timed([*_cli(), "validate", str(folder), "--json",
                                "--rejected", str(WORK / "rejected.csv")])  # fmt: skip
@@ -91,10 +88,13 @@ def main(argv=None) -> int:
     return 0
 
 
-def _parquet_rows(path: Path) -> int:
+def _rows(folder: Path, table: str, fmt: str) -> int:
+    if fmt == "csv":
+        with open(folder / f"{table}.csv", "rb") as handle:
+            return sum(1 for _ in handle) - 1
     import pyarrow.parquet as pq
 
-    return pq.ParquetFile(path).metadata.num_rows
+    return pq.ParquetFile(folder / f"{table}.parquet").metadata.num_rows
 
 
 if __name__ == "__main__":
