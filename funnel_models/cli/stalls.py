@@ -156,7 +156,8 @@ def _print_row(rank, row, out) -> None:
         )
     print(
         f"{rank:>3}. {row['from_stage']}→{row['to_stage']}  [{seg}]  {row['kind']}, {figure}, "
-        f"n={row['n']:,}, ~{row['won_deals_per_year']:.1f} won deals/yr, owner {row['owner']}",
+        f"n={row['n']:,}, ~{row['won_deals_per_year']:.1f} (at least {row['won_deals_low']:.1f}) "
+        f"won deals/yr, owner {row['owner']}",
         file=out,
     )
     print(f"     {row['summary']}", file=out)
