@@ -220,6 +220,7 @@ def _check_columns(columns, where: str) -> None:
 
 def _from_frame(con, frame: pd.DataFrame, engine: str) -> ir.Table:
     frame = frame.copy()
+    frame.attrs = {}  # Ibis cannot serialise a Timestamp in attrs and warns
     for col in frame.columns:
         if frame[col].dtype == object or str(frame[col].dtype) in ("str", "string"):
             frame[col] = frame[col].astype(object).where(frame[col].notna(), None)

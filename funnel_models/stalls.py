@@ -296,6 +296,7 @@ def _prepare(
             frame["owner_id"] = (
                 frame["owner_id"].astype(object).where(frame["owner_id"].notna(), None)
             )
+        frame.attrs = {}  # Ibis cannot serialise a Timestamp in attrs and warns
         sp = ibis.memtable(frame)
     else:
         log = EventLog.from_source(dataset, funnel=funnel, con=con)
