@@ -308,12 +308,15 @@ def _prepare(
     for c in cols:
         values = attrs[c].dropna()
         kinds[c] = type(_py(values.iloc[0])) if len(values) else str
-    frame = attrs.reset_index()
-    frame["lead_id"] = frame["lead_id"].astype(str).astype(object)
-    for c in cols:
-        frame[c] = frame[c].map(lambda v: None if _isna(v) else str(_py(v)), na_action=None)
-        frame[c] = frame[c].astype(object)
-    leads = ibis.memtable(frame if cols else pd.DataFrame({"lead_id": pd.Series([], dtype=object)}))
+    if cols:
+        frame = attrs.reset_index()
+        frame["lead_id"] = frame["lead_id"].astype(str).astype(object)
+        for c in cols:
+            frame[c] = frame[c].map(lambda v: None if _isna(v) else str(_py(v)), na_action=None)
+            frame[c] = frame[c].astype(object)
+    else:  # spells alone carry no lead attributes to break down by
+        frame = pd.DataFrame({"lead_id": pd.Series([], dtype=object)})
+    leads = ibis.memtable(frame)
     joined = sp.left_join(leads, "lead_id").drop("lead_id_right") if cols else sp
     deal = average_deal_size(dataset)
     return _Inputs(

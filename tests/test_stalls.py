@@ -385,3 +385,16 @@ def test_grouping_sets_equal_the_union_of_group_bys(folder):
     sets = tidy(stall_aggregates(inputs.con, *args))
     assert len(union) > 100 and set(union["column"]) == {"", *inputs.columns}
     assert union.values.tolist() == sets.values.tolist()
+
+
+def test_a_spells_frame_alone_is_accepted(folder):
+    # The docstrings promise a spells DataFrame works as ``data``: no lead attributes then,
+    # so only whole-funnel findings, and the act-now list equals the dataset's.
+    ds = fm.load(folder)
+    spells = fm.spells(ds)
+    from_spells = fm.stalled_leads(spells, funnel=ds.funnel)
+    from_dataset = fm.stalled_leads(ds)
+    assert len(from_spells) > 0
+    assert from_spells.index.tolist() == from_dataset.index.tolist()
+    found = fm.find_stalls(spells, funnel=ds.funnel)
+    assert all(seg == {} for seg in found["segment"])
