@@ -117,6 +117,17 @@ class DashboardData:
         FunnelDataError
             When the source is unreadable or holds no leads.
         """
+        key = _cache_key(source, as_of)
+        cached = _cache_read(key) if key else None
+        if isinstance(cached, cls):
+            return cached
+        data = cls._build(source, as_of)
+        if key:
+            _cache_write(key, data)
+        return data
+
+    @classmethod
+    def _build(cls, source: Any, as_of: Any = None) -> DashboardData:
         import funnel_models as fm
 
         dataset = source if isinstance(source, fm.FunnelDataset) else fm.load(source)
@@ -157,6 +168,95 @@ class DashboardData:
             return all(str(segment[k]) == str(v) for k, v in active.items() if k in segment)
 
         return self.findings.loc[self.findings["segment"].map(fits)]
+
+
+# Aggregates of a folder source, cached across kernels. Every visitor's kernel (and every
+# kernel Voila preheats for the next visitor, while the current page is still drawing on the
+# same cores) would otherwise load the same files and build the same aggregates again: about
+# 3 s of CPU on the 10,000-lead sample. The key covers the folder (each file's name, size and
+# mtime), ``as_of`` and the funnel_models code, so a changed file or a changed package builds
+# anew. Folders only (a database may change under the same URL). The cache lives in a
+# directory private to the user (pickles are only read from there); any cache error falls
+# back to building.
+_CACHE_KEEP = 8
+_CACHE_MAX_BYTES = 512 * 1024 * 1024
+
+
+def _cache_dir():
+    import os
+    from pathlib import Path
+
+    root = os.environ.get("FUNNEL_MODELS_CACHE_DIR")
+    if root is None:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        root = os.path.join(base, "funnel_models", "dashboard")
+    return Path(root)
+
+
+def _cache_key(source: Any, as_of: Any) -> str | None:
+    import hashlib
+    import os
+    from pathlib import Path
+
+    if os.environ.get("FUNNEL_MODELS_CACHE_DIR") == "":  # empty: caching off
+        return None
+    try:
+        if not isinstance(source, (str, os.PathLike)) or "://" in str(source):
+            return None
+        folder = Path(source).resolve()
+        if not folder.is_dir():
+            return None
+        files = sorted(
+            (e.name, e.stat().st_size, e.stat().st_mtime_ns)
+            for e in os.scandir(folder)
+            if e.is_file()
+        )
+        package = Path(__file__).resolve().parent
+        code = sorted((p.name, p.stat().st_mtime_ns) for p in package.glob("*.py"))
+        blob = json.dumps(
+            [str(folder), files, str(as_of), code, pd.__version__, np.__version__]
+        ).encode()
+        return hashlib.sha256(blob).hexdigest()
+    except OSError:
+        return None
+
+
+def _cache_read(key: str):
+    import os
+    import pickle
+
+    try:
+        folder = _cache_dir()
+        st = folder.stat()
+        if st.st_uid != os.getuid() or st.st_mode & 0o077:
+            return None  # not ours, or others can write into it: do not unpickle
+        with open(folder / f"{key}.pickle", "rb") as fh:
+            return pickle.load(fh)
+    except Exception:
+        return None
+
+
+def _cache_write(key: str, data) -> None:
+    import os
+    import pickle
+    import tempfile
+
+    try:
+        blob = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
+        if len(blob) > _CACHE_MAX_BYTES:
+            return
+        folder = _cache_dir()
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(folder, 0o700)
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(blob)
+        os.replace(tmp, folder / f"{key}.pickle")
+        entries = sorted(folder.glob("*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in entries[_CACHE_KEEP:]:
+            old.unlink(missing_ok=True)
+    except Exception:
+        return
 
 
 class Filters(widgets.HBox):
