@@ -242,16 +242,19 @@ def _cache_write(key: str, data) -> None:
     import tempfile
 
     try:
-        blob = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
-        if len(blob) > _CACHE_MAX_BYTES:
-            return
         folder = _cache_dir()
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(folder, 0o700)
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(blob)
-        os.replace(tmp, folder / f"{key}.pickle")
+        try:
+            with os.fdopen(fd, "wb") as fh:  # streamed: no second copy of the data in memory
+                pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            if os.path.getsize(tmp) > _CACHE_MAX_BYTES:
+                return
+            os.replace(tmp, folder / f"{key}.pickle")
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
         entries = sorted(folder.glob("*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
         for old in entries[_CACHE_KEEP:]:
             old.unlink(missing_ok=True)
