@@ -679,6 +679,7 @@ def _findings(
         ctx = dict(
             from_stage=stage, to_stage=nxt, owner=owner, threshold_days=threshold,
             deal=deal, confidence=confidence, threshold_label=threshold_label,
+            has_sla=sla is not None,
             leak_label=_or([k for k in leak_outcomes if k in kinds.values()]),
         )  # fmt: skip
         n_open_all = int(wo.sum())
@@ -882,14 +883,17 @@ def _slow(ctx, seg, s, s_rest, lo, hi, med, med_rest, ratios, n, n_rest, n_open,
         times = f"{ratio:.1f}×" if math.isfinite(ratio) else "far longer than"
         text = (
             f"{who} stay a median {_days(med)} in {stage} before moving on, {times} the "
-            f"{_days(med_rest)} elsewhere (interval {_x(r_lo)}–{_x(r_hi)}); {s:.0%} are still there after "
-            f"{ctx['threshold_label']} against {s_rest:.0%}"
+            f"{_days(med_rest)} elsewhere (interval {_x(r_lo)}–{_x(r_hi)})"
         )
+        if ctx[
+            "has_sla"
+        ]:  # a share past a p90 of years says nothing to a reader; past an SLA it does
+            text += f"; {s:.0%} are still there after {ctx['threshold_label']} against {s_rest:.0%}"
         tail = f"{_impact(deals, ctx['deal'])} a year at stake in the delay"
     else:
         text = (
-            f"{s:.0%} of {who} are still waiting for {nxt} after {ctx['threshold_label']} "
-            f"(tolerance {s_rest:.0%}; median wait {_days(med)})"
+            f"{s:.0%} of {who} are still waiting for {nxt} after {ctx['threshold_label']}, "
+            f"more than the {s_rest:.0%} tolerated (median wait {_days(med)})"
         )
         tail = f"{_impact(deals, ctx['deal'])} a year at stake"
     text += f" — {tail}; {_owns(ctx['owner'])}."
