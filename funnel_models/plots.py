@@ -781,18 +781,8 @@ def source_quality_chart(table: pd.DataFrame) -> go.Figure:
     )
 
 
-def follow_up_chart(table: pd.DataFrame) -> go.Figure:
-    """Sales' side: how many times sales touched an MQL in its first 7 days, per team.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from funnel_models.plots import follow_up_chart
-    >>> t = pd.DataFrame({"no touch": [0.1], "1 touch": [0.9]}, index=["North"])
-    >>> [trace.name for trace in follow_up_chart(t).data]
-    ['no touch', '1 touch']
-    """
-    palette = ["#b3261e", "#e0b028", "#8fc29f", "#2e7d4f"]
+def _stacked_shares(table: pd.DataFrame, palette: list[str]) -> go.Figure:
+    """One stacked bar per row of ``table``, one segment per column (shares, labelled in %)."""
     fig = go.Figure()
     for color, column in zip(palette, table.columns, strict=False):
         fig.add_bar(
@@ -805,6 +795,21 @@ def follow_up_chart(table: pd.DataFrame) -> go.Figure:
         )
     fig.update_yaxes(tickformat=".0%")
     fig.update_layout(barmode="stack", legend={"orientation": "h", "y": -0.2})
+    return fig
+
+
+def follow_up_chart(table: pd.DataFrame) -> go.Figure:
+    """Sales' side: how many times sales touched an MQL in its first 7 days, per team.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from funnel_models.plots import follow_up_chart
+    >>> t = pd.DataFrame({"no touch": [0.1], "1 touch": [0.9]}, index=["North"])
+    >>> [trace.name for trace in follow_up_chart(t).data]
+    ['no touch', '1 touch']
+    """
+    fig = _stacked_shares(table, ["#b3261e", "#e0b028", "#8fc29f", "#2e7d4f"])
     return _base(fig, "Sales' side: follow-up", "sales touches in the MQL's first 7 days, by team")
 
 
@@ -819,19 +824,7 @@ def response_mix_chart(table: pd.DataFrame) -> go.Figure:
     >>> len(response_mix_chart(t).data)
     2
     """
-    palette = ["#2e7d4f", "#e0b028", "#b3261e", "#9aa5b1"]
-    fig = go.Figure()
-    for color, column in zip(palette, table.columns, strict=False):
-        fig.add_bar(
-            x=[str(i) for i in table.index],
-            y=table[column],
-            name=str(column),
-            marker={"color": color},
-            text=[_percent(v) for v in table[column]],
-            textposition="inside",
-        )
-    fig.update_yaxes(tickformat=".0%")
-    fig.update_layout(barmode="stack", legend={"orientation": "h", "y": -0.2})
+    fig = _stacked_shares(table, ["#2e7d4f", "#e0b028", "#b3261e", "#9aa5b1"])
     return _base(fig, "Sales' side: first response to an MQL, by team")
 
 
