@@ -33,10 +33,10 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 __all__ = [
     "cumulative_incidence",
@@ -50,7 +50,7 @@ __all__ = [
 def _z(conf_level: float) -> float:
     if not 0 < conf_level < 1:
         raise ValueError(f"conf_level must lie strictly between 0 and 1, got {conf_level!r}")
-    return float(stats.norm.isf((1.0 - conf_level) / 2.0))
+    return NormalDist().inv_cdf(1.0 - (1.0 - conf_level) / 2.0)  # stdlib: no scipy import
 
 
 def _loglog_band(p: np.ndarray, sigma_log: np.ndarray, z: float) -> tuple[np.ndarray, np.ndarray]:

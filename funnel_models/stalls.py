@@ -187,7 +187,7 @@ class _Inputs:
     """What the findings are computed from: a spells expression with lead attributes."""
 
     con: Any
-    spells: Any  # Ibis table: spell_expr columns + one column per segment attribute
+    visits: Any  # _SpellVisits or funnel_models._parquet.CodedVisits
     leads: Any  # Ibis table of the leads' segment attributes (for overlaps)
     columns: list[str]
     kinds: dict[str, type]  # column -> python type of its values
@@ -217,7 +217,6 @@ def _prepare(
     from funnel_models.engine import (
         EventLog,
         connect,
-        open_parquet_folder,
         resolve_as_of,
         spell_expr,
     )
@@ -233,36 +232,30 @@ def _prepare(
 
         import time
 
+        from funnel_models._parquet import open_parquet_folder
+
         started = time.perf_counter()
-        con = _bounded_duckdb()
         opened = open_parquet_folder(
-            data, funnel=funnel, timezone=timezone, attributes=pick, con=con
-        )
+            data, funnel=funnel, timezone=timezone, attributes=pick, con=_bounded_duckdb(),
+            as_of=resolve_as_of(as_of),
+        )  # fmt: skip
         if opened is None:
             from funnel_models.dataset import load
 
             data = load(data, funnel=funnel, timezone=timezone, dayfirst=dayfirst)
         else:
-            log = opened.log()
-            as_of_ts = log.as_of_or_latest(as_of)
-            sp = spell_expr(log, as_of_ts, visits=False)
-            leads = opened.leads
+            if opened.visits.as_of is None:
+                raise FunnelDataError(
+                    "the stage_events table is empty: there is nothing to analyse"
+                )
             cols = list(chosen)
-            kinds = {c: _kind(leads[c].type()) for c in cols}
-            attrs = leads.select("lead_id", *cols)
-            joined = sp.left_join(attrs, "lead_id").drop("lead_id_right") if cols else sp
-            checked = time.perf_counter()
-            spells_table = _materialize(opened.con, joined, cols)
-            opened.con.raw_sql("DROP TABLE fm_events_checked")  # the visits are computed
-            seconds = {
-                "read_and_check": checked - started,
-                "visits": time.perf_counter() - checked,
-            }
+            kinds = {c: _kind(opened.leads[c].type()) for c in cols}
             return _Inputs(
-                con=opened.con, spells=spells_table, leads=attrs, columns=cols, kinds=kinds,
-                funnel=opened.funnel, as_of=as_of_ts, deal=_deal_size_expr(opened),
-                source=opened.source, rows=opened.rows,
-                rejection_reasons=opened.rejection_reasons, seconds=seconds,
+                con=opened.con, visits=opened.visits, leads=opened.leads.select("lead_id", *cols),
+                columns=cols, kinds=kinds, funnel=opened.funnel, as_of=opened.visits.as_of,
+                deal=_deal_size_expr(opened), source=opened.source, rows=opened.rows,
+                rejection_reasons=opened.rejection_reasons,
+                seconds={"read_check_and_visits": time.perf_counter() - started},
             )  # fmt: skip
     con = connect("duckdb")
     dataset = None
@@ -320,7 +313,8 @@ def _prepare(
     joined = sp.left_join(leads, "lead_id").drop("lead_id_right") if cols else sp
     deal = average_deal_size(dataset)
     return _Inputs(
-        con=con, spells=_materialize(con, joined, cols), leads=leads, columns=cols, kinds=kinds, funnel=funnel,
+        con=con, visits=_SpellVisits(con, _materialize(con, joined, cols)), leads=leads,
+        columns=cols, kinds=kinds, funnel=funnel,
         as_of=as_of_ts, deal=deal,
         source=str(getattr(dataset, "source", "<memory>")),
         rows=None if dataset is None else dataset.summary,
@@ -361,6 +355,53 @@ def _materialize(con, spells, cols: list[str]):
 
 
 _names = itertools.count()
+
+
+@dataclass
+class _SpellVisits:
+    """The visits as an Ibis table of spells (datasets and spells frames, any backend).
+
+    Answers the questions the stall analysis asks of the visits; the Parquet
+    fast path answers the same ones from integer codes
+    (:class:`funnel_models._parquet.CodedVisits`).
+    """
+
+    con: Any
+    spells: Any  # Ibis table: spell_expr columns + one column per segment attribute
+
+    def counts(self, columns, leak_stages, stages) -> pd.DataFrame:
+        from funnel_models.engine import stall_aggregates
+
+        return stall_aggregates(self.con, self.spells, columns, leak_stages, stages)
+
+    def transitions(self) -> pd.DataFrame:
+        from funnel_models.engine import stage_transition_expr
+
+        return self.con.execute(stage_transition_expr(self.spells))
+
+    def first_entered(self) -> Any:
+        return self.con.execute(self.spells.entered_at.min())
+
+    def late(self, thresholds: dict[str, float], limit: int | None) -> tuple[pd.DataFrame, dict]:
+        """Open visits longer than their stage's threshold (days), longest overdue first."""
+        import ibis
+
+        sp = self.spells
+        over = ibis.cases(
+            *[(sp.stage == s, sp.days_in_stage - float(t)) for s, t in thresholds.items()],
+            else_=ibis.null("float64"),
+        )
+        owner = sp.owner_id.cast("string") if "owner_id" in sp.columns else ibis.null("string")
+        late = sp.filter(sp.censored).select(
+            lead_id=sp.lead_id.cast("string"), stage=sp.stage, entered_at=sp.entered_at,
+            days_in_stage=sp.days_in_stage, owner_id=owner, over=over,
+        )  # fmt: skip
+        late = late.filter(late.over > 0)
+        per_stage = self.con.execute(late.group_by("stage").aggregate(n=late.count()))
+        counts = {str(a): int(b) for a, b in zip(per_stage["stage"], per_stage["n"], strict=True)}
+        ordered = late.order_by([ibis.desc("over"), "lead_id"])
+        out = self.con.execute(ordered.limit(limit) if limit is not None else ordered)
+        return out[["lead_id", "stage", "entered_at", "days_in_stage", "owner_id"]], counts
 
 
 def _isna(v: Any) -> bool:
@@ -626,15 +667,15 @@ def _findings(
     top: int | None = None,
     overlap: float = 0.8,
 ) -> pd.DataFrame:
-    from funnel_models.engine import bin_upper_days, stage_transition_expr, stall_aggregates
+    from funnel_models.engine import bin_upper_days
 
-    funnel, con, sp = inputs.funnel, inputs.con, inputs.spells
+    funnel, visits = inputs.funnel, inputs.visits
     prog = list(funnel.progression)
     won = funnel.outcome_stage("won")
     kinds = {funnel.outcome_stage(k): k for k in leak_outcomes if funnel.outcome_stage(k)}
-    agg = stall_aggregates(con, sp, inputs.columns, list(kinds), prog)
-    trans = con.execute(stage_transition_expr(sp))
-    first = con.execute(sp.entered_at.min())
+    agg = visits.counts(inputs.columns, list(kinds), prog)
+    trans = visits.transitions()
+    first = visits.first_entered()
     if agg.empty or first is None or pd.isna(first):
         raise FunnelDataError("no stage visits: the stage_events table is empty (or after as_of)")
     p_win = _win_probabilities(trans, list(agg["stage"].unique()), funnel)
@@ -1087,12 +1128,12 @@ def stalled_leads(
 
 def _thresholds(inputs: _Inputs) -> dict[str, dict]:
     """Per progression stage: the next stage and the SLA or KM p90 (days) of its visits."""
-    from funnel_models.engine import bin_upper_days, stall_aggregate_expr
+    from funnel_models.engine import bin_upper_days
 
     funnel = inputs.funnel
     prog = list(funnel.progression)
     won = funnel.outcome_stage("won")
-    agg = inputs.con.execute(stall_aggregate_expr(inputs.spells, [], [], prog))
+    agg = inputs.visits.counts([], [], prog)
     out = {}
     for k, stage in enumerate(prog):
         nxt = prog[k + 1] if k + 1 < len(prog) else won
@@ -1117,45 +1158,25 @@ def _act_now(inputs: _Inputs, thresholds: dict, limit: int | None = None) -> pd.
 
     ``attrs["count"]`` and ``attrs["by_stage"]`` hold the totals even when ``limit`` cuts.
     """
-    import ibis
-
-    funnel, sp = inputs.funnel, inputs.spells
+    funnel = inputs.funnel
     cols = ["lead_id", "stage", "waiting_for", "entered_at", "days_in_stage", "threshold_days",
             "threshold", "days_over", "owner", "owner_id"]  # fmt: skip
-    parts = []
-    for stage, t in thresholds.items():
-        if t["threshold"] not in ("SLA", "p90"):
-            continue  # fewer than 10% of visits ever closed: no p90 to compare with
-        late = sp.filter(sp.censored & (sp.stage == stage) & (sp.days_in_stage > t["days"]))
-        owner_id = late.owner_id.cast("string") if "owner_id" in sp.columns else ibis.null("string")
-        parts.append(
-            late.select(
-                lead_id=late.lead_id.cast("string"),
-                stage=late.stage,
-                waiting_for=ibis.literal(t["waiting_for"]),
-                entered_at=late.entered_at,
-                days_in_stage=late.days_in_stage,
-                threshold_days=ibis.literal(float(t["days"])),
-                threshold=ibis.literal(t["threshold"]),
-                days_over=late.days_in_stage - float(t["days"]),
-                owner=ibis.literal(_owner(funnel, stage, t["waiting_for"])),
-                owner_id=owner_id,
-            )
-        )
-    if not parts:
+    judged = {s: t for s, t in thresholds.items() if t["threshold"] in ("SLA", "p90")}
+    # (a stage where fewer than 10% of visits ever closed has no p90 to compare with)
+    if not judged:
         out = pd.DataFrame({c: [] for c in cols}).set_index("lead_id")
         out.attrs.update(as_of=inputs.as_of, count=0, by_stage={})
         return out
-    late = ibis.union(*parts) if len(parts) > 1 else parts[0]
-    counts = inputs.con.execute(late.group_by("stage").aggregate(n=late.count()))
-    ordered = late.order_by([ibis.desc("days_over"), "lead_id"])
-    out = inputs.con.execute(ordered.limit(limit) if limit is not None else ordered)
+    out, counts = inputs.visits.late({s: t["days"] for s, t in judged.items()}, limit)
+    stage = out["stage"]
+    out["waiting_for"] = stage.map({s: t["waiting_for"] for s, t in judged.items()})
+    out["threshold_days"] = stage.map({s: float(t["days"]) for s, t in judged.items()})
+    out["threshold"] = stage.map({s: t["threshold"] for s, t in judged.items()})
+    out["days_over"] = out["days_in_stage"] - out["threshold_days"]
+    out["owner"] = stage.map({s: _owner(funnel, s, t["waiting_for"]) for s, t in judged.items()})
     out["entered_at"] = pd.to_datetime(out["entered_at"], utc=True).dt.as_unit("ns")
     out["owner_id"] = out["owner_id"].astype(object).where(out["owner_id"].notna(), pd.NA)
     out = out[cols].set_index("lead_id")
-    by_stage = dict(
-        sorted(((str(a), int(b)) for a, b in zip(counts["stage"], counts["n"], strict=True)),
-               key=lambda x: -x[1])
-    )  # fmt: skip
+    by_stage = dict(sorted(counts.items(), key=lambda x: -x[1]))
     out.attrs.update(as_of=inputs.as_of, count=sum(by_stage.values()), by_stage=by_stage)
     return out

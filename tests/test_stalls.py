@@ -281,7 +281,7 @@ def test_win_probabilities_from_counts_equal_the_markov_model(generated):
 
     ds = generated[0]
     inputs = _prepare(ds, by=[])
-    trans = inputs.con.execute(stage_transition_expr(inputs.spells))
+    trans = inputs.con.execute(stage_transition_expr(inputs.visits.spells))
     ours = _win_probabilities(trans, list(ds.funnel.progression), ds.funnel)
     model = fm.FunnelMarkov(n_bootstrap=0).fit(ds)
     for stage, p in model.win_probability_.items():
@@ -314,7 +314,7 @@ def test_parquet_folder_gives_the_same_findings_as_the_dataset(folder):
 def test_parquet_row_checks_count_what_load_rejects(folder, tmp_path):
     # plant bad rows of every kind the stalls path checks, then compare the SQL checks'
     # counts with the pandas validator of fm.load, rule by rule
-    from funnel_models.engine import open_parquet_folder
+    from funnel_models._parquet import open_parquet_folder
 
     leads = pd.read_parquet(folder / "leads.parquet")
     events = pd.read_parquet(folder / "stage_events.parquet")
@@ -368,23 +368,39 @@ def test_prebuilt_spells_give_the_same_findings(folder):
 
 
 def test_grouping_sets_equal_the_union_of_group_bys(folder):
-    # the DuckDB shortcut (one GROUPING SETS scan) against the portable Ibis expression
+    # Two shortcuts against the portable Ibis expression (one group-by per column, unioned)
+    # over the spells of the loaded dataset: DuckDB's GROUPING SETS on the same spells, and
+    # the Parquet fast path's coded visits (integer codes, its own window and row checks).
     from funnel_models.engine import stall_aggregate_expr, stall_aggregates
     from funnel_models.stalls import _prepare
 
-    inputs = _prepare(folder)
-    args = (inputs.spells, inputs.columns, ["Lost", "Disqualified"], ["Lead", "MQL", "SAL"])
+    generic = _prepare(fm.load(folder))
+    coded = _prepare(folder)
+    assert type(coded.visits).__name__ == "CodedVisits"
+    assert coded.columns == generic.columns and coded.as_of == generic.as_of
+    args = (generic.columns, ["Lost", "Disqualified"], ["Lead", "MQL", "SAL"])
     keys = ["stage", "column", "value", "bin"]
 
     def tidy(frame):
         frame = frame.assign(value=frame["value"].astype(object).where(frame["value"].notna(), ""))
-        frame = frame.astype({c: "int64" for c in ("closed", "leak", "open")})
+        frame = frame.astype({c: "int64" for c in ("bin", "closed", "leak", "open")})
         return frame.sort_values(keys).reset_index(drop=True)[[*keys, "closed", "leak", "open"]]
 
-    union = tidy(inputs.con.execute(stall_aggregate_expr(*args)))
-    sets = tidy(stall_aggregates(inputs.con, *args))
-    assert len(union) > 100 and set(union["column"]) == {"", *inputs.columns}
+    spells = generic.visits.spells
+    union = tidy(generic.con.execute(stall_aggregate_expr(spells, *args)))
+    sets = tidy(stall_aggregates(generic.con, spells, *args))
+    fast = tidy(coded.visits.counts(*args))
+    assert len(union) > 100 and set(union["column"]) == {"", *generic.columns}
     assert union.values.tolist() == sets.values.tolist()
+    assert union.values.tolist() == fast.values.tolist()
+    # the transitions (counts and summed days) and the first entry agree too
+    a = generic.visits.transitions().sort_values(["stage", "next_stage"]).reset_index(drop=True)
+    b = coded.visits.transitions().sort_values(["stage", "next_stage"]).reset_index(drop=True)
+    assert a[["stage", "next_stage", "count"]].values.tolist() == (
+        b[["stage", "next_stage", "count"]].values.tolist()
+    )
+    np.testing.assert_allclose(a["days"].to_numpy(float), b["days"].to_numpy(float), rtol=1e-12)
+    assert pd.Timestamp(generic.visits.first_entered()) == pd.Timestamp(coded.visits.first_entered())
 
 
 def test_a_spells_frame_alone_is_accepted(folder):
