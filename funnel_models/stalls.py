@@ -68,7 +68,9 @@ The owner of a finding is the team owning the stage the leads wait to enter
 How it runs: the visits (:func:`funnel_models.spells`) stay an Ibis expression
 on DuckDB; only per (stage, segment column, value, duration bin) counts of
 closed, leaking and open visits come back (:func:`funnel_models.engine.stall_aggregate_expr`),
-and the statistics run on those in numpy. Kaplan–Meier on binned counts is
+and the statistics run on those in numpy. A folder of canonical Parquet takes
+a faster road (:mod:`funnel_models._parquet`): row checks and visits in one
+DuckDB statement over the files, segment values as integer codes. Kaplan–Meier on binned counts is
 exact on the grid of :mod:`funnel_models.engine` (whole minutes up to a day,
 whole hours up to 30 days, then 0.5 % steps): durations are rounded *up* to
 it, so medians and percentiles are at most one grid step long, and exact for

@@ -355,6 +355,21 @@ def test_parquet_row_checks_count_what_load_rejects(folder, tmp_path):
     assert (
         a[["segment", "kind", "n"]].values.tolist() == b[["segment", "kind", "n"]].values.tolist()
     )
+    # the visits themselves (duplicates left out, the window recomputed) equal load's
+    from funnel_models.stalls import _prepare
+
+    fast, slow = _prepare(tmp_path, by=["source"]), _prepare(ds, by=["source"])
+    assert fast.rows["rejected"].sum() > 10
+    args = (["source"], ["Lost"], ["Lead", "MQL", "SAL", "SQL", "Opportunity"])
+    keys = ["stage", "column", "value", "bin", "closed", "leak", "open"]
+    tidy = [
+        f.assign(value=f["value"].astype(object).where(f["value"].notna(), ""))
+        .astype({c: "int64" for c in keys[3:]})
+        .sort_values(keys)[keys]
+        .values.tolist()
+        for f in (fast.visits.counts(*args), slow.visits.counts(*args))
+    ]
+    assert tidy[0] == tidy[1]
 
 
 def test_prebuilt_spells_give_the_same_findings(folder):
@@ -400,7 +415,9 @@ def test_grouping_sets_equal_the_union_of_group_bys(folder):
         b[["stage", "next_stage", "count"]].values.tolist()
     )
     np.testing.assert_allclose(a["days"].to_numpy(float), b["days"].to_numpy(float), rtol=1e-12)
-    assert pd.Timestamp(generic.visits.first_entered()) == pd.Timestamp(coded.visits.first_entered())
+    assert pd.Timestamp(generic.visits.first_entered()) == pd.Timestamp(
+        coded.visits.first_entered()
+    )
 
 
 def test_a_spells_frame_alone_is_accepted(folder):
@@ -414,3 +431,30 @@ def test_a_spells_frame_alone_is_accepted(folder):
     assert from_spells.index.tolist() == from_dataset.index.tolist()
     found = fm.find_stalls(spells, funnel=ds.funnel)
     assert all(seg == {} for seg in found["segment"])
+
+
+def test_parquet_path_with_an_earlier_as_of_equals_the_dataset_path(folder):
+    # events after as_of are accepted rows but neither visits nor exits: both paths agree
+    from funnel_models.stalls import _prepare
+
+    as_of = "2025-09-15"
+    coded = _prepare(folder, as_of)
+    generic = _prepare(fm.load(folder), as_of)
+    assert coded.as_of == generic.as_of == pd.Timestamp(as_of, tz="UTC")
+    args = (generic.columns, ["Lost"], ["Lead", "MQL", "SAL", "SQL"])
+    keys = ["stage", "column", "value", "bin"]
+
+    def tidy(frame):
+        frame = frame.assign(value=frame["value"].astype(object).where(frame["value"].notna(), ""))
+        frame = frame.astype({c: "int64" for c in ("bin", "closed", "leak", "open")})
+        return frame.sort_values(keys)[[*keys, "closed", "leak", "open"]].values.tolist()
+
+    a, b = generic.visits.counts(*args), coded.visits.counts(*args)
+    assert a["open"].sum() > 0 and a["closed"].sum() > 0
+    assert tidy(a) == tidy(b)
+    thresholds = {"MQL": 1.0, "SAL": 5.0}
+    late_a, n_a = generic.visits.late(thresholds, None)
+    late_b, n_b = coded.visits.late(thresholds, None)
+    assert n_a == n_b and sum(n_a.values()) == len(late_a) > 0
+    assert late_a["lead_id"].tolist() == late_b["lead_id"].tolist()
+    np.testing.assert_allclose(late_a["days_in_stage"], late_b["days_in_stage"])
