@@ -56,7 +56,7 @@ class ParquetFolder:
     """
 
     con: Any
-    leads: ir.Table  # accepted leads: lead_id, created_at, attribute columns
+    kinds: dict[str, type]  # segment column -> Python type of its values
     visits: CodedVisits
     opportunities: ir.Table | None  # accepted opportunities (amount, won when present)
     funnel: Funnel
@@ -87,6 +87,7 @@ class CodedVisits:
     codes: dict[str, str]  # segment column -> code column
     dictionaries: dict[str, list[str]]  # segment column -> its values by code
     as_of: pd.Timestamp
+    _transitions: pd.DataFrame | None = None  # counted by the scan of :meth:`counts`
 
     # -------------------------------------------------------------- expressions
     def _valid(self) -> ir.Table:
@@ -106,37 +107,53 @@ class CodedVisits:
         """Per (stage, segment column, value, duration bin): closed, leaking and open visits.
 
         The frame of :func:`funnel_models.engine.stall_aggregate_expr`, from one
-        ``GROUPING SETS`` query over integer codes.
+        ``GROUPING SETS`` query over integer codes; the same scan counts the
+        transitions (kept for :meth:`transitions`).
         """
         v = self._valid()
-        v = v.filter(v.st.isin([self._code(s) for s in stages]))
         closed = v.nx.notnull()
         leak = [self._code(s) for s in leak_stages] or [-1]
         names = [f"g{i}" for i in range(len(columns))]
+        days = self._days(v)
         base = v.select(
             "st",
+            "nx",
             *[v[self.codes[c]].name(n) for c, n in zip(columns, names, strict=True)],
-            _bin=duration_bin(self._days(v) * 86400.0),
+            _bin=duration_bin(days * 86400.0),
+            _days=days,
             _closed=closed.cast("int64"),
             _leak=(closed & v.nx.isin(leak)).cast("int64"),
             _open=(~closed).cast("int64"),
         )
-        sets = ", ".join(["(st, _bin)", *[f"(st, {n}, _bin)" for n in names]])
+        sets = ", ".join(["(st, nx)", "(st, _bin)", *[f"(st, {n}, _bin)" for n in names]])
         flags = "".join(f"GROUPING({n}) AS f{i}, " for i, n in enumerate(names))
         sql = (
-            f"SELECT st, _bin, {''.join(n + ', ' for n in names)}{flags}"
-            f"sum(_closed) AS closed, sum(_leak) AS leak, sum(_open) AS open "
+            f"SELECT st, nx, _bin, {''.join(n + ', ' for n in names)}{flags}GROUPING(nx) AS fnx, "
+            f"sum(_closed) AS closed, sum(_leak) AS leak, sum(_open) AS open, "
+            f"sum(_days) AS days "
             f"FROM ({ibis.to_sql(base, dialect='duckdb')}) GROUP BY GROUPING SETS ({sets})"
         )
         raw = self.con.raw_sql(sql).fetchnumpy()
         st = np.asarray(raw["st"], dtype=np.int64)
-        whole = np.ones(len(st), dtype=bool)
+        stage_names = np.asarray(self.stages, dtype=object)
+        pair = np.asarray(raw["fnx"]) == 0
+        nx = np.ma.getmaskarray(raw["nx"])
+        trans = pair & ~nx  # (stage, next stage) of closed visits
+        self._transitions = pd.DataFrame(
+            {
+                "stage": stage_names[st[trans]],
+                "next_stage": stage_names[np.ma.getdata(raw["nx"]).astype(np.int64)[trans]],
+                "count": np.asarray(raw["closed"], dtype=np.int64)[trans],
+                "days": np.asarray(raw["days"], dtype=float)[trans],
+            }
+        )
+        counted = ~pair & np.isin(st, [self._code(s) for s in stages])
+        whole = counted.copy()
         for i in range(len(names)):
             whole &= np.asarray(raw[f"f{i}"]) == 1
-        stage_names = np.asarray(self.stages, dtype=object)
         parts = []
         for col, i in [("", None), *[(c, i) for i, c in enumerate(columns)]]:
-            mask = whole if i is None else np.asarray(raw[f"f{i}"]) == 0
+            mask = whole if i is None else counted & (np.asarray(raw[f"f{i}"]) == 0)
             if i is None:
                 values = np.full(int(mask.sum()), None, dtype=object)
             else:
@@ -158,22 +175,9 @@ class CodedVisits:
 
     def transitions(self) -> pd.DataFrame:
         """Closed visits per (stage, next_stage) with their summed days in stage."""
-        v = self._valid()
-        closed = v.filter(v.nx.notnull())
-        out = self.con.execute(
-            closed.group_by(["st", "nx"]).aggregate(
-                count=closed.count(), days=self._days(closed).sum()
-            )
-        )
-        names = np.asarray(self.stages, dtype=object)
-        return pd.DataFrame(
-            {
-                "stage": names[out["st"].to_numpy(np.int64)],
-                "next_stage": names[out["nx"].to_numpy(np.int64)],
-                "count": out["count"].to_numpy(np.int64),
-                "days": out["days"].to_numpy(float),
-            }
-        )
+        if self._transitions is None:
+            self.counts([], [], [])
+        return self._transitions
 
     def first_entered(self) -> Any:
         return self.con.execute(self._valid().entered_at.min())
@@ -206,6 +210,18 @@ class CodedVisits:
         out["owner_id"] = self._owners(out["_row"].to_numpy(np.int64))
         out = out.rename(columns={"days": "days_in_stage"})
         return out[["lead_id", "stage", "entered_at", "days_in_stage", "owner_id"]], counts
+
+    def lead_combos(self, columns: list[str]) -> pd.DataFrame:
+        """Accepted leads counted per combination of the values of ``columns`` (``_n``)."""
+        keys = ", ".join(self.codes[c] for c in columns)
+        out = self.con.raw_sql(
+            f"SELECT {keys}, count(*) AS _n FROM {self.leads_table} WHERE rule IS NULL GROUP BY ALL"
+        ).fetchnumpy()
+        frame = pd.DataFrame(
+            {c: _decode(out[self.codes[c]], self.dictionaries[c]) for c in columns}
+        )
+        frame["_n"] = np.asarray(out["_n"], dtype=np.int64)
+        return frame
 
     def _owners(self, rows: np.ndarray) -> list:
         """``owner_id`` of the stage events at these file rows (None when absent or blank)."""
@@ -369,19 +385,17 @@ def open_parquet_folder(
     join_flag = ""
     if flag is not None:
         join_flag = (
-            f" LEFT JOIN (SELECT NULLIF(TRIM(CAST(account_id AS VARCHAR)), '') AS _acc, "
+            f" LEFT JOIN (SELECT {_idv('account_id', kind=s_acc['account_id'])} AS _acc, "
             f"bool_or(target_account) AS target_account FROM read_parquet('{_sql_str(flag)}') "
-            f"GROUP BY 1) a ON NULLIF(TRIM(CAST(l.account_id AS VARCHAR)), '') = a._acc"
+            f"GROUP BY 1) a ON {_idv('account_id', 'l.', s_leads['account_id'])} = a._acc"
         )
     leads_table = f"fm_leads_{tag}"
-    cols = "".join(f"l.{_ident(c)}, " for c in attrs)
     raw.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {leads_table} AS
-        SELECT {_idv("lead_id", "l.")} AS lead_id, {_ts("created_at", "l.")} AS created_at, {cols}
-               {"a.target_account, " if flag is not None else ""}
+        SELECT {_idv("lead_id", "l.", s_leads["lead_id"])} AS lead_id, {_ts("created_at", "l.")} AS created_at,
                {"".join(sql + ", " for sql in code_sql)} l.file_row_number AS _lk,
-               CASE WHEN {_idv("lead_id", "l.")} IS NULL THEN 'blank id'
+               CASE WHEN {_idv("lead_id", "l.", s_leads["lead_id"])} IS NULL THEN 'blank id'
                     WHEN l.created_at IS NULL THEN 'blank timestamp'
                     WHEN {_bad_ts("created_at", cast="l.")} THEN 'bad timestamp' END AS rule
         FROM read_parquet('{_sql_str(files["leads"])}', file_row_number = true) l{join_flag}
@@ -401,8 +415,6 @@ def open_parquet_folder(
               AND {leads_table}._lk > d.first_row
             """
         )
-    if flag is not None:
-        attrs = [*attrs, "target_account"]
     lead_counts = raw.execute(
         f"SELECT 'leads' AS tbl, rule, count(*) AS n FROM {leads_table} GROUP BY ALL"
     ).df()
@@ -434,7 +446,7 @@ def open_parquet_folder(
         f"WHEN {cond} THEN {EVENT_RULES.index(name)}"
         for name, cond in (
             ("blank id", "r.lead_id IS NULL"),
-            ("blank stage", "r.raw_stage IS NULL OR TRIM(r.raw_stage) = ''"),
+            ("blank stage", "m.st IS NULL AND (r.raw_stage IS NULL OR TRIM(r.raw_stage) = '')"),
             ("unknown stage", "m.st IS NULL"),
             ("blank timestamp", "r.entered_at IS NULL"),
             ("bad timestamp", _bad_ts("entered_at", "r.")),
@@ -443,7 +455,7 @@ def open_parquet_folder(
         )
     ) + " END"  # fmt: skip
     events_sql = f"""
-        SELECT {_idv("lead_id")} AS lead_id, CAST(stage AS VARCHAR) AS raw_stage,
+        SELECT {_idv("lead_id", kind=s_events["lead_id"])} AS lead_id, CAST(stage AS VARCHAR) AS raw_stage,
                {_ts("entered_at")} AS entered_at, file_row_number AS _row
         FROM read_parquet('{_sql_str(files["stage_events"])}', file_row_number = true)
     """
@@ -482,13 +494,17 @@ def open_parquet_folder(
         opps_name = f"fm_opps_checked_{tag}"
         o_cols = ["amount"] if "amount" in s_opps else []
         o_cols += ["won"] if "won" in s_opps else []
-        lead_expr = _idv("lead_id") if "lead_id" in s_opps else "CAST(NULL AS VARCHAR)"
+        lead_expr = (
+            _idv("lead_id", kind=s_opps["lead_id"])
+            if "lead_id" in s_opps
+            else "CAST(NULL AS VARCHAR)"
+        )
         closed = _ts("closed_at") if "closed_at" in s_opps else "CAST(NULL AS TIMESTAMPTZ)"
         raw.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE {opps_name} AS
             WITH r AS (
-              SELECT {_idv("opportunity_id")} AS opportunity_id, {_ts("created_at")} AS created_at,
+              SELECT {_idv("opportunity_id", kind=s_opps["opportunity_id"])} AS opportunity_id, {_ts("created_at")} AS created_at,
                      {closed} AS closed_at, {lead_expr} AS lead_id,
                      {"".join(_ident(c) + ", " for c in o_cols)} file_row_number AS _row
               FROM read_parquet('{_sql_str(files["opportunities"])}', file_row_number = true)
@@ -551,10 +567,9 @@ def open_parquet_folder(
         dictionaries=dictionaries,
         as_of=as_of,
     )
-    leads = con.table(leads_table)
-    leads = leads.filter(leads.rule.isnull()).select("lead_id", "created_at", *attrs)
+    kinds = {c: bool if c == "target_account" else _python_kind(s_leads[c]) for c in segments}
     return ParquetFolder(
-        con=con, leads=leads, visits=visits, opportunities=opp_table, funnel=funnel,
+        con=con, kinds=kinds, visits=visits, opportunities=opp_table, funnel=funnel,
         rows=rows, rejection_reasons=reasons, source=str(folder),
     )  # fmt: skip
 
@@ -582,6 +597,18 @@ def _window_sql(checked_sql: str, as_of: pd.Timestamp | None) -> str:
     """
 
 
+def _python_kind(duckdb_type: str) -> type:
+    if duckdb_type == "BOOLEAN":
+        return bool
+    if duckdb_type in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT") or (
+        duckdb_type.startswith("U") and duckdb_type.endswith("INT")
+    ):
+        return int
+    if duckdb_type in ("FLOAT", "DOUBLE") or duckdb_type.startswith("DECIMAL"):
+        return float
+    return str
+
+
 def _ident(c: str) -> str:
     return '"' + c.replace('"', '""') + '"'
 
@@ -596,8 +623,20 @@ def _bad_ts(c: str, prefix: str = "", *, cast: str | None = None) -> str:
     return f"({t} < TIMESTAMPTZ '{_TS_FROM}' OR {t} >= TIMESTAMPTZ '{_TS_UNTIL}')"
 
 
-def _idv(c: str, prefix: str = "") -> str:
-    return f"NULLIF(TRIM(CAST({prefix}{_ident(c)} AS VARCHAR)), '')"
+def _idv(c: str, prefix: str = "", kind: str = "VARCHAR") -> str:
+    """An id as text, NULL when blank; spaces around it trimmed.
+
+    Text is trimmed only when it starts or ends with a space (``trim`` on every
+    value of a 10 M-row column costs about a second; the test does not).
+    Integers need neither.
+    """
+    x = f"{prefix}{_ident(c)}"
+    if kind != "VARCHAR":
+        return f"CAST({x} AS VARCHAR)"
+    return (
+        f"(CASE WHEN {x} = '' OR starts_with({x}, ' ') OR ends_with({x}, ' ') "
+        f"THEN NULLIF(TRIM({x}), '') ELSE {x} END)"
+    )
 
 
 def _sql_str(path: Any) -> str:

@@ -190,7 +190,6 @@ class _Inputs:
 
     con: Any
     visits: Any  # _SpellVisits or funnel_models._parquet.CodedVisits
-    leads: Any  # Ibis table of the leads' segment attributes (for overlaps)
     columns: list[str]
     kinds: dict[str, type]  # column -> python type of its values
     funnel: Funnel
@@ -251,10 +250,8 @@ def _prepare(
                     "the stage_events table is empty: there is nothing to analyse"
                 )
             cols = list(chosen)
-            kinds = {c: _kind(opened.leads[c].type()) for c in cols}
             return _Inputs(
-                con=opened.con, visits=opened.visits, leads=opened.leads.select("lead_id", *cols),
-                columns=cols, kinds=kinds, funnel=opened.funnel, as_of=opened.visits.as_of,
+                con=opened.con, visits=opened.visits, columns=cols, kinds=opened.kinds, funnel=opened.funnel, as_of=opened.visits.as_of,
                 deal=_deal_size_expr(opened), source=opened.source, rows=opened.rows,
                 rejection_reasons=opened.rejection_reasons,
                 seconds={"read_check_and_visits": time.perf_counter() - started},
@@ -315,7 +312,7 @@ def _prepare(
     joined = sp.left_join(leads, "lead_id").drop("lead_id_right") if cols else sp
     deal = average_deal_size(dataset)
     return _Inputs(
-        con=con, visits=_SpellVisits(con, _materialize(con, joined, cols)), leads=leads,
+        con=con, visits=_SpellVisits(con, _materialize(con, joined, cols), leads),
         columns=cols, kinds=kinds, funnel=funnel,
         as_of=as_of_ts, deal=deal,
         source=str(getattr(dataset, "source", "<memory>")),
@@ -370,6 +367,12 @@ class _SpellVisits:
 
     con: Any
     spells: Any  # Ibis table: spell_expr columns + one column per segment attribute
+    leads: Any  # Ibis table: lead_id + the segment attributes as text
+
+    def lead_combos(self, columns: list[str]) -> pd.DataFrame:
+        """Leads counted per combination of the values of ``columns`` (``_n``)."""
+        leads = self.leads
+        return self.con.execute(leads.group_by(columns).aggregate(_n=leads.count()))
 
     def counts(self, columns, leak_stages, stages) -> pd.DataFrame:
         from funnel_models.engine import stall_aggregates
@@ -411,16 +414,6 @@ def _isna(v: Any) -> bool:
         return bool(pd.isna(v))
     except (TypeError, ValueError):
         return False
-
-
-def _kind(dtype) -> type:
-    if dtype.is_boolean():
-        return bool
-    if dtype.is_integer():
-        return int
-    if dtype.is_floating():
-        return float
-    return str
 
 
 def _typed(text: Any, kind: type) -> Any:
@@ -881,13 +874,11 @@ def _merge_overlapping(table: pd.DataFrame, inputs: _Inputs, overlap: float) -> 
     segs = [s for s in table["segment"] if s]
     combos = None
     if segs and len({next(iter(s)) for s in segs}) > 1:
-        leads = inputs.leads
         cols = sorted({next(iter(s)) for s in segs})
-        combos = inputs.con.execute(leads.group_by(cols).aggregate(_n=leads.count()))
+        combos = inputs.visits.lead_combos(cols)
         for c in cols:
             kind = inputs.kinds.get(c, str)
-            combos[c] = [_typed(None if _isna(v) else str(v), kind) if not isinstance(v, bool)
-                         else v for v in combos[c]]  # fmt: skip
+            combos[c] = [_typed(None if _isna(v) else str(v), kind) for v in combos[c]]
 
     def share_inside(inner: dict, outer: dict) -> float:
         (ci, vi), (co, vo) = next(iter(inner.items())), next(iter(outer.items()))
