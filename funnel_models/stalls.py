@@ -693,7 +693,7 @@ def _findings(
             continue
         bins = np.unique(here["bin"].to_numpy())
         edges = bin_upper_days(bins)
-        pos = {b: i for i, b in enumerate(bins)}
+        pos = bins  # sorted unique bins: column of a bin by binary search
 
         wc, wl, wo = _matrix(whole, [0], None, pos)
         all_curve = _Curves(edges, wc, wo, z)
@@ -841,15 +841,18 @@ def _findings(
     return table
 
 
-def _matrix(rows: pd.DataFrame, keys: list, key_col: str | None, pos: dict) -> list:
-    """(closed, leak, open) counts as (keys × bins) arrays; ``pos`` maps bin -> column."""
+def _matrix(rows: pd.DataFrame, keys: list, key_col: str | None, bins: np.ndarray) -> list:
+    """(closed, leak, open) counts as (keys × bins) arrays; ``bins`` sorted, unique."""
     idx = {v: i for i, v in enumerate(keys)}
-    out = [np.zeros((len(keys), len(pos))) for _ in range(3)]
-    r = rows[key_col].map(idx).to_numpy() if key_col else np.zeros(len(rows), int)
-    b = rows["bin"].map(pos).to_numpy()
-    for m, col in zip(out, ("closed", "leak", "open"), strict=True):
-        np.add.at(m, (r, b), rows[col].to_numpy(dtype=float))
-    return out
+    r = rows[key_col].map(idx).to_numpy(np.int64) if key_col else np.zeros(len(rows), np.int64)
+    cell = r * len(bins) + np.searchsorted(bins, rows["bin"].to_numpy(np.int64))
+    size = len(keys) * len(bins)
+    return [
+        np.bincount(cell, weights=rows[col].to_numpy(dtype=float), minlength=size).reshape(
+            len(keys), len(bins)
+        )
+        for col in ("closed", "leak", "open")
+    ]
 
 
 def _ratio(a: float, b: float) -> float:
@@ -1138,7 +1141,7 @@ def _thresholds(inputs: _Inputs) -> dict[str, dict]:
             out[stage] = {"waiting_for": nxt, "days": sla / 24.0, "threshold": "SLA"}
             continue
         bins = np.unique(here["bin"].to_numpy(dtype=np.int64))
-        pos = {b: i for i, b in enumerate(bins)}
+        pos = bins  # sorted unique bins: column of a bin by binary search
         c, _, o = _matrix(here, [0], None, pos)
         p90 = float(_Curves(bin_upper_days(bins), c, o, 1.96).quantile(0.9)[0])
         label = "p90" if math.isfinite(p90) else "max"

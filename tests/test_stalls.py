@@ -263,7 +263,7 @@ def test_aggregated_km_matches_scikit_survival_on_the_grid():
     )
     binned["leak"] = 0
     bins = np.sort(binned["bin"].to_numpy())
-    c, _, o = _matrix(binned, [0], None, {b: i for i, b in enumerate(bins)})
+    c, _, o = _matrix(binned, [0], None, bins)
     curves = _Curves(bin_upper_days(bins), c, o, 1.959963984540054)
     times, surv, (lo, hi) = sksurv.kaplan_meier_estimator(closed, hours / 24, conf_type="log-log")
     for probe in (0.5, 3.0, 7.25, 20.0):
