@@ -246,8 +246,18 @@ def _prepare(
             data = load(data, funnel=funnel, timezone=timezone, dayfirst=dayfirst)
         else:
             if opened.visits.as_of is None:
+                read = int(opened.rows.loc["stage_events", "read"])
+                if not read:
+                    raise FunnelDataError(
+                        "the stage_events table is empty: there is nothing to analyse"
+                    )
+                why = opened.rejection_reasons.query("table == 'stage_events'")
+                rules = ", ".join(
+                    f"{r} {n:,}" for r, n in zip(why["rule"], why["rows"], strict=True)
+                )
                 raise FunnelDataError(
-                    "the stage_events table is empty: there is nothing to analyse"
+                    f"no stage event passed the row checks ({read:,} read; rejected: {rules}); "
+                    f"`funnel-models validate {opened.source}` lists them"
                 )
             cols = list(chosen)
             return _Inputs(

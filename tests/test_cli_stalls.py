@@ -91,3 +91,19 @@ def test_csv_folder_goes_through_load_with_the_same_findings(data, tmp_path, cap
     key = [(f["from_stage"], f["segment"], f["kind"], f["n"]) for f in fast["findings"]]
     assert key == [(f["from_stage"], f["segment"], f["kind"], f["n"]) for f in slow["findings"]]
     assert fast["act_now"]["count"] == slow["act_now"]["count"]
+
+
+def test_a_log_whose_every_event_is_rejected_says_why(tmp_path, capsys):
+    import pandas as pd
+
+    leads = pd.DataFrame({"lead_id": ["a", "b"], "created_at": ["2024-01-01"] * 2})
+    events = pd.DataFrame({"lead_id": ["x", "a"], "stage": ["Lead", "Bogus"],
+                           "entered_at": ["2024-01-02"] * 2})  # fmt: skip
+    for frame in (leads, events):
+        frame[frame.columns[-1]] = pd.to_datetime(frame[frame.columns[-1]], utc=True)
+    leads.to_parquet(tmp_path / "leads.parquet")
+    events.to_parquet(tmp_path / "stage_events.parquet")
+    assert main(["stalls", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "2 read; rejected:" in err and "orphan lead_id 1" in err and "unknown stage 1" in err
