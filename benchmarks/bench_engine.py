@@ -1,6 +1,6 @@
 """Transitions + dwell quantiles on the same generated Parquet log, side by side.
 
-    .venv/bin/python benchmarks/bench_engine.py --events 100000 1000000 [--pm4py-max 1000000]
+    .venv/bin/python benchmarks/bench_engine.py --events 100000 1000000 10000000
 
 Compared in one run, on one file: fm.transitions (Ibis on DuckDB, straight from
 Parquet), a bare hand-written DuckDB SQL query, plain pandas groupby, and pm4py's
@@ -14,19 +14,23 @@ import argparse
 import json
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 METHODS = ("ibis_duckdb", "bare_sql", "pandas", "pm4py")
 
 
-def make_log(n_events: int, out: Path) -> Path:
-    from funnel_models.synthetic import generate
+def make_log(n_events: int) -> Path:
+    """The generated log of ``bench_stalls.py`` (``benchmarks/_work/``), made once by the CLI.
 
-    leads = max(1000, int(n_events / 2.6))
-    generate(out, n_leads=leads, seed=1)
-    return out / "stage_events.parquet"
+    Generating in a subprocess keeps this parent process small: a child started
+    with ``exec`` reports at least its parent's peak RSS on Linux.
+    """
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_stalls import WORK, dataset
+
+    WORK.mkdir(exist_ok=True)
+    return dataset(n_events) / "stage_events.parquet"
 
 
 def run_one(method: str, path: str) -> dict:
@@ -104,30 +108,28 @@ def main() -> None:
         print(json.dumps(run_one(*args.one)))
         return
     for n_events in args.events:
-        with tempfile.TemporaryDirectory() as tmp:
-            t0 = time.perf_counter()
-            path = make_log(n_events, Path(tmp) / "data")
-            import pyarrow.parquet as pq
+        path = make_log(n_events)
+        import pyarrow.parquet as pq
 
-            rows = pq.ParquetFile(path).metadata.num_rows
-            print(f"\n{rows:,} stage events (generated in {time.perf_counter() - t0:.1f} s)")
-            results = {}
-            for method in METHODS:
-                if method == "pm4py" and n_events > args.pm4py_max:
-                    continue
-                out = subprocess.run(
-                    [sys.executable, __file__, "--one", method, str(path)],
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                )
-                results[method] = json.loads(out.stdout.strip().splitlines()[-1])
-            base = results["bare_sql"]["seconds"]
-            for method, r in results.items():
-                print(
-                    f"  {method:<12} {r['seconds']:8.2f} s  x{r['seconds'] / base:6.1f} of bare SQL"
-                    f"  peak RSS {r['peak_rss_mib']:7.0f} MiB (after imports {r['rss_at_start_mib']:.0f})"
-                )
+        rows = pq.ParquetFile(path).metadata.num_rows
+        print(f"\n{rows:,} stage events")
+        results = {}
+        for method in METHODS:
+            if method == "pm4py" and n_events > args.pm4py_max:
+                continue
+            out = subprocess.run(
+                [sys.executable, __file__, "--one", method, str(path)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            results[method] = json.loads(out.stdout.strip().splitlines()[-1])
+        base = results["bare_sql"]["seconds"]
+        for method, r in results.items():
+            print(
+                f"  {method:<12} {r['seconds']:8.2f} s  x{r['seconds'] / base:6.1f} of bare SQL"
+                f"  peak RSS {r['peak_rss_mib']:7.0f} MiB (after imports {r['rss_at_start_mib']:.0f})"
+            )
 
 
 if __name__ == "__main__":
