@@ -184,3 +184,58 @@ def parse_booleans(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     out[text.isin(_FALSE).fillna(False)] = False
     bad = (~blank & out.isna()).astype(bool)
     return out, bad
+
+
+# The literals pandas' CSV reader reads as booleans.
+_CSV_BOOLEANS = {
+    "True": True,
+    "TRUE": True,
+    "true": True,
+    "False": False,
+    "FALSE": False,
+    "false": False,
+}
+
+
+def infer_text_types(values: pd.Series) -> pd.Series:
+    """Give a column read as text the type pandas' CSV reader would infer for it.
+
+    Integers become int64 (float64 when a value is missing), other numbers
+    float64, ``True``/``False`` bool (object when a value is missing), a column
+    with no value float64; anything else stays text (``str``). Integers too large
+    for 64 bits stay text (pandas would keep them as Python ints).
+
+    Examples
+    --------
+    >>> infer_text_types(pd.Series(["1", "2", None], dtype="string")).tolist()
+    [1.0, 2.0, nan]
+    >>> infer_text_types(pd.Series(["007", "x"], dtype="string")).tolist()
+    ['007', 'x']
+    """
+    present = values.notna().to_numpy(bool)
+    if not present.any():
+        return pd.Series(np.nan, index=values.index, dtype="float64")
+    first = values[present].iloc[0]
+    if first not in _CSV_BOOLEANS and not _reads_as_number(first):
+        return values.astype("str")  # the usual case, decided without a pass over the column
+    text = values[present].astype(object)
+    try:
+        numbers = pd.to_numeric(text)
+    except (ValueError, TypeError):
+        numbers = None
+    if numbers is not None and numbers.dtype.kind in "iuf" and numbers.notna().all():
+        if present.all():
+            return numbers
+        return numbers.astype("float64").reindex(values.index)
+    flags = text.map(_CSV_BOOLEANS)
+    if flags.notna().all():
+        return flags.astype(bool) if present.all() else flags.astype(object).reindex(values.index)
+    return values.astype("str")
+
+
+def _reads_as_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
