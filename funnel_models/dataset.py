@@ -17,6 +17,10 @@ silently: each input row is accepted or listed in :attr:`FunnelDataset.rejected`
 with the file, the row number (1 = first data row, header not counted), the
 column and a reason; accepted + rejected always equals rows read.
 
+A large file is validated chunk by chunk (:class:`ChunkedTable`) with the same
+result as if it were validated whole: a later copy of a key is rejected as a
+duplicate of the first copy even when the two fall in different chunks.
+
 Examples
 --------
 >>> import pandas as pd
@@ -36,7 +40,7 @@ Examples
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +51,7 @@ import pandas as pd
 from funnel_models._errors import FunnelDataError
 from funnel_models._parsing import (
     blank_mask,
+    infer_text_types,
     parse_booleans,
     parse_ids,
     parse_numbers,
@@ -54,7 +59,7 @@ from funnel_models._parsing import (
 )
 from funnel_models.stages import Funnel
 
-__all__ = ["SCHEMA", "TABLES", "FunnelDataset", "RawTable", "load"]
+__all__ = ["SCHEMA", "TABLES", "ChunkedTable", "FunnelDataset", "RawTable", "load"]
 
 TABLES = ("leads", "stage_events", "activities", "opportunities", "accounts")
 REQUIRED_TABLES = ("leads", "stage_events")
@@ -94,6 +99,9 @@ SCHEMA: dict[str, dict[str, Any]] = {
     },
 }
 
+# Columns outside SCHEMA that a table rule parses (so they are not attributes).
+_RULE_COLUMNS = {"activities": ("activity_id",)}
+
 REJECTED_COLUMNS = ["table", "source", "row", "column", "value", "rule", "reason", "record"]
 
 
@@ -119,6 +127,33 @@ class RawTable:
         if self.rows is None:
             self.rows = np.arange(1, len(self.frame) + 1)
         self.frame = self.frame.reset_index(drop=True)
+
+
+@dataclass
+class ChunkedTable:
+    """One table read a chunk at a time (a large file), validated as it is read.
+
+    ``frames`` yields the table's rows in order, a DataFrame at a time, each with
+    the same columns and column types; it is consumed once. Row numbers run on
+    across chunks (1 = the first data row of the file). ``text_attributes``:
+    every column was read as text (CSV), so the attribute columns get their
+    types once, on the accepted rows (:func:`~funnel_models._parsing.infer_text_types`),
+    the same whatever the chunk size.
+    """
+
+    frames: Iterator[pd.DataFrame]
+    source: str
+    text_attributes: bool = False
+
+    def chunks(self) -> Iterator[RawTable]:
+        """The frames as RawTables numbered by their rows in the file."""
+        first_row = 1
+        for frame in self.frames:
+            chunk = RawTable(frame, self.source, rows=np.arange(first_row, first_row + len(frame)))
+            first_row += len(frame)
+            del frame
+            yield chunk
+            del chunk  # hold no chunk while the next one is read
 
 
 @dataclass(repr=False)
@@ -293,7 +328,7 @@ def load(
 
 
 def validate(
-    raw: Mapping[str, RawTable],
+    raw: Mapping[str, RawTable | ChunkedTable],
     *,
     funnel: Funnel | None = None,
     timezone: str = "UTC",
@@ -325,8 +360,10 @@ def validate(
         if checker.rejected
         else pd.DataFrame({c: pd.Series(dtype="object") for c in REJECTED_COLUMNS})
     )
+    # Explicit types: a chunk whose rejected rows have no value must not make the column object.
+    rejected = rejected.astype({c: "str" for c in REJECTED_COLUMNS if c != "row"})
     rejected["row"] = rejected["row"].astype("int64")
-    rows_read = {name: len(raw[name].frame) if name in raw else 0 for name in TABLES}
+    rows_read = {name: checker.rows_read.get(name, 0) for name in TABLES}
     return FunnelDataset(
         **tables,
         funnel=funnel,
@@ -370,9 +407,32 @@ class _Validator:
         self.rejected: list[pd.DataFrame] = []
         self.lead_created: pd.Series | None = None  # accepted lead_id -> created_at
         self.rejected_lead_rows: dict[str, int] = {}
+        self.rows_read: dict[str, int] = {}
+        self.seen_keys = _SeenKeys()  # the duplicate check's keys of the table's earlier chunks
 
     # -------------------------------------------------------------- per table
-    def check(self, name: str, raw: RawTable) -> pd.DataFrame:
+    def check(self, name: str, table: RawTable | ChunkedTable) -> pd.DataFrame:
+        """Validate a table chunk by chunk; returns the accepted rows (rejected ones are kept)."""
+        chunked = isinstance(table, ChunkedTable)
+        self.seen_keys = _SeenKeys()
+        accepted = []
+        rows_read = 0
+        for chunk in table.chunks() if chunked else [table]:
+            accepted.append(self._check_chunk(name, chunk))
+            rows_read += len(chunk.frame)
+            del chunk  # free the raw chunk before the next one is read
+        self.rows_read[name] = rows_read
+        self.seen_keys = _SeenKeys()
+        # Arrow-backed text columns are joined without a copy: no second result in memory.
+        result = accepted[0] if len(accepted) == 1 else pd.concat(accepted, ignore_index=True)
+        if chunked and table.text_attributes:
+            for column in _attribute_columns(name, result.columns):
+                result[column] = infer_text_types(result[column])
+        if name == "leads":
+            self.lead_created = result.set_index("lead_id")["created_at"]
+        return result
+
+    def _check_chunk(self, name: str, raw: RawTable) -> pd.DataFrame:
         spec = SCHEMA[name]
         frame = _normalize_columns(raw.frame)
         missing = [c for c in spec["required"] if c not in frame.columns]
@@ -388,10 +448,7 @@ class _Validator:
             out[column] = self._parse_column(frame[column], column, kind, required, reasons)
         getattr(self, f"_rules_{name}")(out, reasons)
         self._collect(name, raw, frame, reasons)
-        accepted = out.loc[~reasons.flagged].reset_index(drop=True)
-        if name == "leads":
-            self.lead_created = accepted.set_index("lead_id")["created_at"]
-        return accepted
+        return out.loc[~reasons.flagged].reset_index(drop=True)
 
     def _parse_column(self, values, column, kind, required, reasons: _Reasons):
         if kind == "id":
@@ -449,32 +506,34 @@ class _Validator:
 
     # -------------------------------------------------------------- table rules
     def _rules_accounts(self, out: pd.DataFrame, reasons: _Reasons) -> None:
-        _flag_duplicates(out, ["account_id"], reasons)
+        _flag_duplicates(out, ["account_id"], reasons, self.seen_keys)
 
     def _rules_leads(self, out: pd.DataFrame, reasons: _Reasons) -> None:
-        _flag_duplicates(out, ["lead_id"], reasons)
+        _flag_duplicates(out, ["lead_id"], reasons, self.seen_keys)
         flagged_ids = out.loc[reasons.flagged, "lead_id"]
         rows = reasons.rows[reasons.flagged]
-        self.rejected_lead_rows = {
-            lid: int(r) for lid, r in zip(flagged_ids, rows, strict=True) if isinstance(lid, str)
-        }
+        self.rejected_lead_rows.update(
+            (lid, int(r)) for lid, r in zip(flagged_ids, rows, strict=True) if isinstance(lid, str)
+        )
 
     def _rules_stage_events(self, out: pd.DataFrame, reasons: _Reasons) -> None:
         self._flag_orphans(out, reasons)
         self._flag_before_lead(out, "entered_at", reasons)
-        _flag_duplicates(out, ["lead_id", "stage", "entered_at"], reasons, what="event")
+        _flag_duplicates(
+            out, ["lead_id", "stage", "entered_at"], reasons, self.seen_keys, what="event"
+        )
 
     def _rules_activities(self, out: pd.DataFrame, reasons: _Reasons) -> None:
         self._flag_orphans(out, reasons)
         if "activity_id" in out.columns:
             ids, _ = parse_ids(out["activity_id"])
             out["activity_id"] = ids
-            _flag_duplicates(out, ["activity_id"], reasons, skip_blank=True)
+            _flag_duplicates(out, ["activity_id"], reasons, self.seen_keys, skip_blank=True)
         else:
-            _flag_duplicates(out, list(out.columns), reasons, what="row")
+            _flag_duplicates(out, list(out.columns), reasons, self.seen_keys, what="row")
 
     def _rules_opportunities(self, out: pd.DataFrame, reasons: _Reasons) -> None:
-        _flag_duplicates(out, ["opportunity_id"], reasons)
+        _flag_duplicates(out, ["opportunity_id"], reasons, self.seen_keys)
         if "lead_id" in out.columns:
             self._flag_orphans(out, reasons, optional=True)
         if "closed_at" in out.columns:
@@ -634,33 +693,131 @@ def _flag_duplicates(
     out: pd.DataFrame,
     keys: list[str],
     reasons: _Reasons,
+    seen: _SeenKeys,
     *,
     what: str | None = None,
     skip_blank: bool = False,
 ) -> None:
-    """Reject later copies of a key among rows not rejected yet; the first copy stays."""
+    """Reject later copies of a key among rows not rejected yet; the first copy stays.
+
+    ``seen`` holds the keys of the table's earlier chunks: a copy of one of
+    them is a duplicate of that first copy, whose row the message names.
+    """
     alive = ~reasons.flagged
     if skip_blank:
         alive &= out[keys].notna().all(axis=1).to_numpy(bool)
+    alive_positions = np.flatnonzero(alive)
     subset = out.loc[alive, keys]
-    duplicated = subset.duplicated(keep="first").to_numpy(bool)
+    repeated = subset.duplicated(keep="first").to_numpy(bool)
+    # Each alive row's first copy within this chunk.
+    first_position = alive_positions
+    if repeated.any():
+        first_position = (
+            pd.Series(alive_positions, index=subset.index)
+            .groupby([subset[k] for k in keys], dropna=False, sort=False)
+            .transform("first")
+            .to_numpy()
+        )
+    new_positions = alive_positions[~repeated]
+    earlier = seen.first_rows(subset[~repeated], reasons.rows[new_positions])
+    earlier_at = np.zeros(len(out), dtype=np.int64)
+    earlier_at[new_positions] = earlier
+    earlier_first = earlier_at[first_position]
+    duplicated = repeated | (earlier_first > 0)
     if not duplicated.any():
         return
-    alive_positions = np.flatnonzero(alive)
-    first_position = (
-        pd.Series(alive_positions, index=subset.index)
-        .groupby([subset[k] for k in keys], dropna=False, sort=False)
-        .transform("first")
-        .to_numpy()
-    )
     positions = alive_positions[duplicated]
-    first_rows = reasons.rows[first_position[duplicated]]
+    first_rows = np.where(earlier_first > 0, earlier_first, reasons.rows[first_position])
     label = what or keys[0]
     messages = np.full(len(out), None, dtype=object)
-    messages[positions] = [f"duplicate {label} (first at row {r})" for r in first_rows]
+    messages[positions] = [f"duplicate {label} (first at row {r})" for r in first_rows[duplicated]]
     mask = np.zeros(len(out), dtype=bool)
     mask[positions] = True
     reasons.flag(mask, keys[0], "duplicate", messages, out[keys[0]])
+
+
+class _SeenKeys:
+    """The keys met in earlier chunks of a table, each with the row of its first copy.
+
+    Kept compactly: two independent 64-bit hashes of each key (a false match
+    needs both to collide), sorted by the first, and the row. A table read in
+    one chunk is never hashed: the first chunk's keys wait until a second comes.
+    """
+
+    _CHECK_KEY = "funnel_models:ck"  # a second hash key: 16 characters, as pandas wants
+
+    def __init__(self) -> None:
+        self.hashes = np.empty(0, dtype=np.uint64)
+        self.checks = np.empty(0, dtype=np.uint64)
+        self.rows = np.empty(0, dtype=np.int64)
+        self.started = False
+        self.first_chunk: tuple[pd.DataFrame, np.ndarray] | None = None
+        self.pending: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def first_rows(self, keys: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+        """The row of each key's copy in an earlier chunk, 0 where there is none.
+
+        ``keys`` are distinct; those not seen before are remembered with their
+        ``rows`` for the next chunks.
+        """
+        found = np.zeros(len(keys), dtype=np.int64)
+        if not self.started:
+            self.started = True
+            self.first_chunk = (keys, rows)
+            return found
+        self._merge()
+        hashes, checks = self._hash(keys)
+        # Sorted queries make the binary search far faster (it reads the table in order).
+        order = np.argsort(hashes)
+        at = np.searchsorted(self.hashes, hashes[order])
+        candidate = np.ones(len(keys), dtype=bool)
+        # One candidate per key unless first hashes collide: then try the next ones.
+        while True:
+            candidate &= at < len(self.hashes)
+            safe = np.minimum(at, len(self.hashes) - 1)
+            candidate &= self.hashes[safe] == hashes[order]
+            if not candidate.any():
+                break
+            hit = candidate & (self.checks[safe] == checks[order])
+            found[order[hit]] = self.rows[safe[hit]]
+            candidate &= ~hit
+            at += 1
+        new = found == 0
+        self.pending = (hashes[new], checks[new], rows[new])
+        return found
+
+    def _merge(self) -> None:
+        """Add the keys remembered from the last chunk to the sorted arrays."""
+        if self.first_chunk is not None:
+            keys, rows = self.first_chunk
+            self.first_chunk = None
+            self.pending = (*self._hash(keys), rows)
+        if self.pending is None:
+            return
+        hashes, checks, rows = self.pending
+        self.pending = None
+        # Two sorted runs: the stable sort merges them in linear time.
+        new = np.argsort(hashes)
+        merged = np.concatenate([self.hashes, hashes[new]])
+        order = np.argsort(merged, kind="stable")
+        self.hashes = merged[order]
+        self.checks = np.concatenate([self.checks, checks[new]])[order]
+        self.rows = np.concatenate([self.rows, rows[new]])[order]
+
+    def _hash(self, keys: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        # categorize=False: ids are mostly distinct, factorizing them first costs more.
+        first = pd.util.hash_pandas_object(keys, index=False, categorize=False)
+        check = pd.util.hash_pandas_object(
+            keys, index=False, categorize=False, hash_key=self._CHECK_KEY
+        )
+        return first.to_numpy(np.uint64), check.to_numpy(np.uint64)
+
+
+def _attribute_columns(name: str, columns) -> list[str]:
+    """The columns of a table that no rule parses: attributes, kept as they are."""
+    spec = SCHEMA[name]
+    parsed = {*spec["required"], *spec["optional"], *_RULE_COLUMNS.get(name, ())}
+    return [c for c in columns if c not in parsed]
 
 
 def _normalize_columns(frame: pd.DataFrame) -> pd.DataFrame:
