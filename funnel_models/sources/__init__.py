@@ -1,6 +1,6 @@
 """Readers that turn a SOURCE into raw canonical tables, one module per kind.
 
-A reader returns ``(dict[table name, RawTable], label, funnel)`` where
+A reader returns ``(dict[table name, RawTable or ChunkedTable], label, funnel)`` where
 ``funnel`` is a :class:`~funnel_models.stages.Funnel`, a path to a
 ``funnel.yaml`` or ``None``; validation happens once, in
 :func:`funnel_models.dataset.validate`. Formats (``--format`` on every command
