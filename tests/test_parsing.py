@@ -30,6 +30,9 @@ UTC = "UTC"
         ("1709648521000", UTC, False, "2024-03-05 14:22:01"),
         ("2024/03/05 14:22:01", UTC, False, "2024-03-05 14:22:01"),
         ("Mar 5, 2024", UTC, False, "2024-03-05 00:00:00"),
+        # zone words and offsets after other white space, any case (Arrow's RE2 runs these)
+        ("2024-03-05 14:22:01\tgmt", "Europe/Rome", False, "2024-03-05 14:22:01"),
+        ("2024-03-05 14:22\u00a0UTC", "Europe/Rome", False, "2024-03-05 14:22:00"),
     ],
 )
 def test_timestamp_formats(text, timezone, dayfirst, expected_utc):
@@ -79,3 +82,15 @@ def test_booleans():
     values, bad = parse_booleans(pd.Series(["True", "no", "1", "maybe", ""]))
     assert values.tolist()[:3] == [True, False, True]
     assert bad.tolist() == [False, False, False, True, False]
+
+
+def test_a_column_of_non_ascii_text_parses_like_an_ascii_one():
+    # a non-ASCII value in the column sends pandas' \\d and \\b back to Python's re:
+    # the other values must not change
+    values = pd.Series(["2024-03-05 14:22:01 UTC", "2024-03-05 14:22:01+01:00", "früh"])
+    parsed, bad = parse_timestamps(values, timezone="Europe/Rome")
+    assert bad.tolist() == [False, False, True]
+    assert parsed.iloc[:2].tolist() == [
+        pd.Timestamp("2024-03-05 14:22:01", tz="UTC"),
+        pd.Timestamp("2024-03-05 13:22:01", tz="UTC"),
+    ]
