@@ -350,17 +350,12 @@ def open_parquet_folder(
             s_acc = schema(acc)
             if s_acc.get("target_account") == "BOOLEAN" and "account_id" in s_acc:
                 flag = acc
-    if attributes is not None:
-        have = attrs + (["target_account"] if flag is not None else [])
-        keep = list(attributes(have))
-        if "target_account" not in keep:
-            flag = None
-        attrs = [c for c in attrs if c in keep]
-        if flag is not None and "account_id" not in attrs:
-            attrs.append("account_id")
     segments = attrs + (["target_account"] if flag is not None else [])
     if attributes is not None:
+        keep = set(attributes(segments))
         segments = [c for c in segments if c in keep]
+        if "target_account" not in keep:
+            flag = None
     # Segment values become small integer codes: booleans 0/1, other values their
     # position in a DuckDB ENUM of the column's distinct values (the dictionary).
     codes = {c: f"_c{i}" for i, c in enumerate(segments)}
@@ -397,7 +392,7 @@ def open_parquet_folder(
                {"".join(sql + ", " for sql in code_sql)} l.file_row_number AS _lk,
                CASE WHEN {_idv("lead_id", "l.", s_leads["lead_id"])} IS NULL THEN 'blank id'
                     WHEN l.created_at IS NULL THEN 'blank timestamp'
-                    WHEN {_bad_ts("created_at", cast="l.")} THEN 'bad timestamp' END AS rule
+                    WHEN {_bad_ts(_ts("created_at", "l."))} THEN 'bad timestamp' END AS rule
         FROM read_parquet('{_sql_str(files["leads"])}', file_row_number = true) l{join_flag}
         """
     )
@@ -449,7 +444,7 @@ def open_parquet_folder(
             ("blank stage", "m.st IS NULL AND (r.raw_stage IS NULL OR TRIM(r.raw_stage) = '')"),
             ("unknown stage", "m.st IS NULL"),
             ("blank timestamp", "r.entered_at IS NULL"),
-            ("bad timestamp", _bad_ts("entered_at", "r.")),
+            ("bad timestamp", _bad_ts("r.entered_at")),
             ("orphan lead_id", "l._lk IS NULL"),
             ("before lead created", "r.entered_at < l.created_at"),
         )
@@ -617,10 +612,9 @@ def _ts(c: str, prefix: str = "") -> str:
     return f"CAST({prefix}{_ident(c)} AS TIMESTAMPTZ)"
 
 
-def _bad_ts(c: str, prefix: str = "", *, cast: str | None = None) -> str:
-    """Outside 1980–2100: ``prefix`` names an already cast column, ``cast`` one to cast."""
-    t = f"{prefix}{_ident(c)}" if prefix else _ts(c, cast or "")
-    return f"({t} < TIMESTAMPTZ '{_TS_FROM}' OR {t} >= TIMESTAMPTZ '{_TS_UNTIL}')"
+def _bad_ts(expr: str) -> str:
+    """The timestamp SQL expression ``expr`` lies outside 1980–2100."""
+    return f"({expr} < TIMESTAMPTZ '{_TS_FROM}' OR {expr} >= TIMESTAMPTZ '{_TS_UNTIL}')"
 
 
 def _idv(c: str, prefix: str = "", kind: str = "VARCHAR") -> str:

@@ -186,7 +186,7 @@ class _KM:
 # ---------------------------------------------------------------------- inputs
 @dataclass
 class _Inputs:
-    """What the findings are computed from: a spells expression with lead attributes."""
+    """What the findings are computed from: the visits (with segment columns) and context."""
 
     con: Any
     visits: Any  # _SpellVisits or funnel_models._parquet.CodedVisits
@@ -261,8 +261,8 @@ def _prepare(
                 )
             cols = list(chosen)
             return _Inputs(
-                con=opened.con, visits=opened.visits, columns=cols, kinds=opened.kinds, funnel=opened.funnel, as_of=opened.visits.as_of,
-                deal=_deal_size_expr(opened), source=opened.source, rows=opened.rows,
+                con=opened.con, visits=opened.visits, columns=cols, kinds=opened.kinds,
+                funnel=opened.funnel, as_of=opened.visits.as_of, deal=_deal_size_expr(opened), source=opened.source, rows=opened.rows,
                 rejection_reasons=opened.rejection_reasons,
                 seconds={"read_check_and_visits": time.perf_counter() - started},
             )  # fmt: skip
@@ -703,9 +703,8 @@ def _findings(
             continue
         bins = np.unique(here["bin"].to_numpy())
         edges = bin_upper_days(bins)
-        pos = bins  # sorted unique bins: column of a bin by binary search
 
-        wc, wl, wo = _matrix(whole, [0], None, pos)
+        wc, wl, wo = _matrix(whole, [0], None, bins)
         all_curve = _Curves(edges, wc, wo, z)
         n_all = int(all_curve.n[0])
         sla = funnel.sla_hours.get((stage, nxt))
@@ -758,7 +757,7 @@ def _findings(
             if rows.empty:
                 continue
             values = list(pd.unique(rows["value"]))
-            sc, sl, so = _matrix(rows, values, "value", pos)
+            sc, sl, so = _matrix(rows, values, "value", bins)
             tc, tl, to = sc.sum(axis=0), sl.sum(axis=0), so.sum(axis=0)
             seg = _Curves(edges, sc, so, z)
             rest = _Curves(edges, tc[None, :] - sc, to[None, :] - so, z)
@@ -932,9 +931,8 @@ def _slow(ctx, seg, s, s_rest, lo, hi, med, med_rest, ratios, n, n_rest, n_open,
             f"{who} stay a median {_days(med)} in {stage} before moving on, {times} the "
             f"{_days(med_rest)} elsewhere (interval {_x(r_lo)}–{_x(r_hi)})"
         )
-        if ctx[
-            "has_sla"
-        ]:  # a share past a p90 of years says nothing to a reader; past an SLA it does
+        # a share past a p90 of years says nothing to a reader; past an SLA it does
+        if ctx["has_sla"]:
             text += f"; {s:.0%} are still there after {ctx['threshold_label']} against {s_rest:.0%}"
         tail = f"{_impact(deals, ctx['deal'])} a year at stake in the delay"
     else:
@@ -1151,8 +1149,7 @@ def _thresholds(inputs: _Inputs) -> dict[str, dict]:
             out[stage] = {"waiting_for": nxt, "days": sla / 24.0, "threshold": "SLA"}
             continue
         bins = np.unique(here["bin"].to_numpy(dtype=np.int64))
-        pos = bins  # sorted unique bins: column of a bin by binary search
-        c, _, o = _matrix(here, [0], None, pos)
+        c, _, o = _matrix(here, [0], None, bins)
         p90 = float(_Curves(bin_upper_days(bins), c, o, 1.96).quantile(0.9)[0])
         label = "p90" if math.isfinite(p90) else "max"
         out[stage] = {"waiting_for": nxt, "days": p90, "threshold": label}
