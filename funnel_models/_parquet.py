@@ -4,16 +4,18 @@
 ``opportunities`` straight from their Parquet files into DuckDB, applies the
 row checks of :func:`funnel_models.load` there in SQL, and computes the stage
 visits in the same statement, so no table is pulled into pandas. The visits are
-kept compact: the lead is its row number, stages and segment values are small
-integer codes (dictionaries kept here), so the one window over the log, the
-aggregates and the act-now query move numbers, not strings.
+kept narrow: the lead is its row number, the stage a small integer, and the
+lead's segment values small integer codes packed side by side into one or a few
+64-bit words (:class:`Packing`; dictionaries kept here). The one window over the
+log, the aggregates and the act-now query so move a few numbers, not strings.
 
 :class:`CodedVisits` answers the four questions the stall analysis asks of the
 visits — duration-grid counts per segment, transitions, first entry, and the
-open visits past a threshold — with the same Ibis expressions for days in stage
-and duration bins as :func:`funnel_models.engine.spell_expr` and
-:func:`funnel_models.engine.stall_aggregate_expr`, so both paths give equal
-numbers (tested).
+open visits past a threshold. Durations are whole microseconds and their grid
+bins come from :func:`funnel_models.engine.duration_bin_sql`. The tests check
+that every answer equals the portable Ibis path's
+(:func:`funnel_models.engine.spell_expr`,
+:func:`funnel_models.engine.stall_aggregate_expr`).
 """
 
 from __future__ import annotations
@@ -23,12 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import ibis
-import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from funnel_models.engine import connect, duration_bin
+from funnel_models._time import duration_bin_sql
 from funnel_models.stages import Funnel
 
 #: Rules of the stage-event checks, in the order they are tried (code = position).
@@ -55,14 +55,57 @@ class ParquetFolder:
     first failing rule of a row in the same order as :func:`funnel_models.load`.
     """
 
-    con: Any
+    con: Any  # the DuckDB connection holding the checked tables
     kinds: dict[str, type]  # segment column -> Python type of its values
     visits: CodedVisits
-    opportunities: ir.Table | None  # accepted opportunities (amount, won when present)
+    deal_size: float  # mean amount of accepted won opportunities (of all when none won); NaN
     funnel: Funnel
     rows: pd.DataFrame
     rejection_reasons: pd.DataFrame
     source: str
+
+
+@dataclass(frozen=True)
+class Packing:
+    """Where each segment column's integer code sits in the packed words ``_p0``, ``_p1``, ….
+
+    A column with ``n`` values takes ``n.bit_length()`` bits, so its all-ones
+    value (:meth:`null_code`) is free to mean "no value". Columns fill a
+    64-bit word before the next one starts.
+    """
+
+    fields: dict[str, tuple[str, int, int]]  # column -> (word, shift, bits)
+
+    @classmethod
+    def of(cls, sizes: dict[str, int]) -> Packing:
+        fields, word, used = {}, 0, 0
+        for column, n in sizes.items():
+            bits = max(int(n).bit_length(), 1)
+            if used + bits > 64:
+                word, used = word + 1, 0
+            fields[column] = (f"_p{word}", used, bits)
+            used += bits
+        return cls(fields)
+
+    @property
+    def words(self) -> list[str]:
+        return list(dict.fromkeys(w for w, _, _ in self.fields.values()))
+
+    def null_code(self, column: str) -> int:
+        return (1 << self.fields[column][2]) - 1
+
+    def pack_sql(self, codes: dict[str, str]) -> list[str]:
+        """``word AS _pK`` SQL from each column's code expression (NULL when no value)."""
+        parts: dict[str, list[str]] = {w: [] for w in self.words}
+        for column, (word, shift, _) in self.fields.items():
+            code = f"CAST(coalesce({codes[column]}, {self.null_code(column)}) AS UBIGINT)"
+            parts[word].append(f"({code} << {shift})" if shift else code)
+        return [" | ".join(p) + f" AS {w}" for w, p in parts.items()]
+
+    def code_sql(self, column: str, prefix: str = "") -> str:
+        """The column's code taken out of its word."""
+        word, shift, bits = self.fields[column]
+        return f"CAST(({prefix}{word} >> {shift}) & {(1 << bits) - 1} AS UINTEGER)"
 
 
 @dataclass
@@ -74,113 +117,115 @@ class CodedVisits:
     rank), ``entered_at``, ``exited_at``, ``_row`` (row in
     ``stage_events.parquet``), ``rule`` (code in :data:`EVENT_RULES`, NULL when
     accepted), ``ok`` (accepted and not after ``as_of``), ``keep`` (a visit of a
-    progression stage or of the recycled stage) and one code column per segment
-    column.
+    progression stage or of the recycled stage), ``copied`` (the next event
+    repeats this one's stage and time) and the lead's packed segment codes
+    (:class:`Packing`).
     """
 
-    con: Any  # Ibis DuckDB backend
+    con: Any  # DuckDB connection
     table: str
     leads_table: str
     events_file: Path
     has_owner: bool
     stages: list[str]  # code -> canonical stage name
-    codes: dict[str, str]  # segment column -> code column
+    packing: Packing
     dictionaries: dict[str, list[str]]  # segment column -> its values by code
     as_of: pd.Timestamp
-    _transitions: pd.DataFrame | None = None  # counted by the scan of :meth:`counts`
 
-    # -------------------------------------------------------------- expressions
-    def _valid(self) -> ir.Table:
-        v = self.con.table(self.table)
-        return v.filter(v.ok & v.keep)
-
-    def _days(self, v: ir.Table) -> ir.FloatingValue:
-        as_of = ibis.literal(self.as_of.to_pydatetime(), type=ibis.dtype("timestamp('UTC')"))
-        end = ibis.coalesce(v.exited_at, as_of)
-        return (end.epoch_seconds() - v.entered_at.epoch_seconds()).cast("float64") / 86400.0
+    # -------------------------------------------------------------- helpers
+    def _as_of(self) -> str:
+        return f"TIMESTAMPTZ '{pd.Timestamp(self.as_of).isoformat()}'"
 
     def _code(self, stage: str) -> int:
         return self.stages.index(stage)
+
+    def _codes(self, stages) -> str:
+        return ", ".join(str(self._code(s)) for s in stages) or "NULL"
+
+    def _sql(self, sql: str) -> dict[str, np.ndarray]:
+        return self.con.execute(sql).fetchnumpy()
 
     # -------------------------------------------------------------- questions
     def counts(self, columns, leak_stages, stages) -> pd.DataFrame:
         """Per (stage, segment column, value, duration bin): closed, leaking and open visits.
 
-        The frame of :func:`funnel_models.engine.stall_aggregate_expr`, from one
-        ``GROUPING SETS`` query over integer codes; the same scan counts the
-        transitions (kept for :meth:`transitions`).
+        The frame of :func:`funnel_models.engine.stall_aggregate_expr`, from
+        one ``GROUPING SETS`` query: each visit falls in one class (open,
+        closed, leaked), counted per (stage, column value, bin, class); a small
+        second aggregate turns the classes into the three counts. The
+        whole-stage rows (``column == ""``) are the first column's rows summed.
         """
-        v = self._valid()
-        closed = v.nx.notnull()
-        leak = [self._code(s) for s in leak_stages] or [-1]
         names = [f"g{i}" for i in range(len(columns))]
-        days = self._days(v)
-        base = v.select(
-            "st",
-            "nx",
-            *[v[self.codes[c]].name(n) for c, n in zip(columns, names, strict=True)],
-            _bin=duration_bin(days * 86400.0),
-            _days=days,
-            _closed=closed.cast("int64"),
-            _leak=(closed & v.nx.isin(leak)).cast("int64"),
-            _open=(~closed).cast("int64"),
+        fields = "".join(
+            f"{self.packing.code_sql(c)} AS {n}, " for c, n in zip(columns, names, strict=True)
         )
-        sets = ", ".join(["(st, nx)", "(st, _bin)", *[f"(st, {n}, _bin)" for n in names]])
+        sets = ", ".join([f"(st, {n}, _bin, cls)" for n in names] or ["(st, _bin, cls)"])
         flags = "".join(f"GROUPING({n}) AS f{i}, " for i, n in enumerate(names))
-        sql = (
-            f"SELECT st, nx, _bin, {''.join(n + ', ' for n in names)}{flags}GROUPING(nx) AS fnx, "
-            f"sum(_closed) AS closed, sum(_leak) AS leak, sum(_open) AS open, "
-            f"sum(_days) AS days "
-            f"FROM ({ibis.to_sql(base, dialect='duckdb')}) GROUP BY GROUPING SETS ({sets})"
-        )
-        raw = self.con.raw_sql(sql).fetchnumpy()
-        st = np.asarray(raw["st"], dtype=np.int64)
-        stage_names = np.asarray(self.stages, dtype=object)
-        pair = np.asarray(raw["fnx"]) == 0
-        nx = np.ma.getmaskarray(raw["nx"])
-        trans = pair & ~nx  # (stage, next stage) of closed visits
-        self._transitions = pd.DataFrame(
-            {
-                "stage": stage_names[st[trans]],
-                "next_stage": stage_names[np.ma.getdata(raw["nx"]).astype(np.int64)[trans]],
-                "count": np.asarray(raw["closed"], dtype=np.int64)[trans],
-                "days": np.asarray(raw["days"], dtype=float)[trans],
-            }
-        )
-        counted = ~pair & np.isin(st, [self._code(s) for s in stages])
-        whole = counted.copy()
-        for i in range(len(names)):
-            whole &= np.asarray(raw[f"f{i}"]) == 1
-        parts = []
-        for col, i in [("", None), *[(c, i) for i, c in enumerate(columns)]]:
-            mask = whole if i is None else counted & (np.asarray(raw[f"f{i}"]) == 0)
-            if i is None:
-                values = np.full(int(mask.sum()), None, dtype=object)
-            else:
-                values = _decode(raw[names[i]][mask], self.dictionaries[col])
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "stage": stage_names[st[mask]],
-                        "column": col,
-                        "value": values,
-                        "bin": np.asarray(raw["_bin"], dtype=np.int64)[mask],
-                        "closed": np.asarray(raw["closed"], dtype=np.int64)[mask],
-                        "leak": np.asarray(raw["leak"], dtype=np.int64)[mask],
-                        "open": np.asarray(raw["open"], dtype=np.int64)[mask],
-                    }
-                )
+        keys = "".join(f"{n}, f{i}, " for i, n in enumerate(names))
+        raw = self._sql(
+            f"""
+            WITH v AS (
+              SELECT st, {fields}{duration_bin_sql("us")} AS _bin,
+                     CASE WHEN nx IS NULL THEN 0 WHEN nx IN ({self._codes(leak_stages)}) THEN 2
+                          ELSE 1 END AS cls
+              FROM (SELECT *, epoch_us(coalesce(exited_at, {self._as_of()})) - epoch_us(entered_at) AS us
+                    FROM {self.table}
+                    WHERE ok AND keep AND st IN ({self._codes(stages)}))
+            ), classes AS (
+              SELECT st, _bin, cls, {"".join(n + ", " for n in names)}{flags}count(*) AS n
+              FROM v GROUP BY GROUPING SETS ({sets})
             )
-        return pd.concat(parts, ignore_index=True)
+            SELECT st, _bin, {keys}
+                   coalesce(sum(n) FILTER (WHERE cls > 0), 0) AS closed,
+                   coalesce(sum(n) FILTER (WHERE cls = 2), 0) AS leak,
+                   coalesce(sum(n) FILTER (WHERE cls = 0), 0) AS open
+            FROM classes GROUP BY ALL
+            """
+        )
+        stage_names = np.asarray(self.stages, dtype=object)
+        st = np.asarray(raw["st"], dtype=np.int64)
+        parts = []
+        for i, col in enumerate(columns):
+            mask = np.asarray(raw[f"f{i}"]) == 0
+            values = _decode(raw[names[i]][mask], self.dictionaries[col])
+            parts.append(_count_frame(raw, mask, stage_names[st[mask]], col, values))
+        if not columns:
+            mask = np.ones(len(st), dtype=bool)
+            parts.append(_count_frame(raw, mask, stage_names[st], "", None))
+        else:
+            whole = (
+                parts[0]
+                .groupby(["stage", "bin"], sort=False, as_index=False)[["closed", "leak", "open"]]
+                .sum()
+            )
+            parts.insert(0, whole.assign(column="", value=None))
+        cols = ["stage", "column", "value", "bin", "closed", "leak", "open"]
+        return pd.concat([p[cols] for p in parts], ignore_index=True)
 
     def transitions(self) -> pd.DataFrame:
         """Closed visits per (stage, next_stage) with their summed days in stage."""
-        if self._transitions is None:
-            self.counts([], [], [])
-        return self._transitions
+        raw = self._sql(
+            f"""
+            SELECT st, nx, count(*) AS n,
+                   CAST(sum(epoch_us(exited_at) - epoch_us(entered_at)) AS DOUBLE) / 86400e6 AS days
+            FROM {self.table} WHERE ok AND keep AND nx IS NOT NULL GROUP BY ALL
+            """
+        )
+        stage_names = np.asarray(self.stages, dtype=object)
+        return pd.DataFrame(
+            {
+                "stage": stage_names[np.asarray(raw["st"], dtype=np.int64)],
+                "next_stage": stage_names[np.asarray(raw["nx"], dtype=np.int64)],
+                "count": np.asarray(raw["n"], dtype=np.int64),
+                "days": np.asarray(raw["days"], dtype=float),
+            }
+        )
 
     def first_entered(self) -> Any:
-        return self.con.execute(self._valid().entered_at.min())
+        (first,) = self.con.execute(
+            f"SELECT min(entered_at) FROM {self.table} WHERE ok AND keep"
+        ).fetchall()[0]
+        return first
 
     def late(self, thresholds: dict[str, float], limit: int | None) -> tuple[pd.DataFrame, dict]:
         """Open visits longer than their stage's threshold (days), longest overdue first.
@@ -188,37 +233,51 @@ class CodedVisits:
         Returns (lead_id, stage, entered_at, days_in_stage, owner_id) rows —
         all or the first ``limit`` — and the count per stage.
         """
-        v = self._valid()
-        days = self._days(v)
-        over = ibis.cases(
-            *[(v.st == self._code(s), days - float(t)) for s, t in thresholds.items()],
-            else_=ibis.null("float64"),
+        if not thresholds:
+            return pd.DataFrame(columns=["lead_id", "stage", "entered_at", "days_in_stage",
+                                         "owner_id"]), {}  # fmt: skip
+        over = " ".join(f"WHEN {self._code(s)} THEN {float(t)!r}" for s, t in thresholds.items())
+        late = f"fm_late_{next(_names)}"
+        self.con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE {late} AS
+            SELECT lk, st, entered_at, _row, days, days - (CASE st {over} END) AS over
+            FROM (SELECT *, (epoch_us({self._as_of()}) - epoch_us(entered_at)) / 86400e6 AS days
+                  FROM {self.table}
+                  WHERE ok AND keep AND nx IS NULL AND st IN ({self._codes(thresholds)}))
+            WHERE over > 0
+            """
         )
-        late = v.filter(v.nx.isnull()).select(
-            "lk", "st", "entered_at", "_row", days=days, over=over
-        )
-        late = late.filter(late.over > 0)
-        per_stage = self.con.execute(late.group_by("st").aggregate(n=late.count()))
+        try:
+            per_stage = self._sql(f"SELECT st, count(*) AS n FROM {late} GROUP BY st")
+            out = self.con.execute(
+                f"""
+                SELECT l.lead_id, v.st, v.entered_at, v.days AS days_in_stage, v._row
+                FROM {late} v JOIN {self.leads_table} l ON v.lk = l._lk
+                ORDER BY v.over DESC, l.lead_id {"" if limit is None else f"LIMIT {int(limit)}"}
+                """
+            ).df()
+        finally:
+            self.con.execute(f"DROP TABLE {late}")
         counts = {
             self.stages[int(s)]: int(n)
             for s, n in zip(per_stage["st"], per_stage["n"], strict=True)
         }
-        leads = self.con.table(self.leads_table).select(lk="_lk", lead_id="lead_id")
-        rows = late.join(leads, "lk").order_by([ibis.desc("over"), "lead_id"])
-        out = self.con.execute(rows.limit(limit) if limit is not None else rows)
         out["stage"] = np.asarray(self.stages, dtype=object)[out["st"].to_numpy(np.int64)]
         out["owner_id"] = self._owners(out["_row"].to_numpy(np.int64))
-        out = out.rename(columns={"days": "days_in_stage"})
         return out[["lead_id", "stage", "entered_at", "days_in_stage", "owner_id"]], counts
 
     def lead_combos(self, columns: list[str]) -> pd.DataFrame:
         """Accepted leads counted per combination of the values of ``columns`` (``_n``)."""
-        keys = ", ".join(self.codes[c] for c in columns)
-        out = self.con.raw_sql(
-            f"SELECT {keys}, count(*) AS _n FROM {self.leads_table} WHERE rule IS NULL GROUP BY ALL"
-        ).fetchnumpy()
+        names = [f"g{i}" for i in range(len(columns))]
+        fields = ", ".join(
+            f"{self.packing.code_sql(c)} AS {n}" for c, n in zip(columns, names, strict=True)
+        )
+        out = self._sql(
+            f"SELECT {fields}, count(*) AS _n FROM {self.leads_table} WHERE rule IS NULL GROUP BY ALL"
+        )
         frame = pd.DataFrame(
-            {c: _decode(out[self.codes[c]], self.dictionaries[c]) for c in columns}
+            {c: _decode(out[n], self.dictionaries[c]) for c, n in zip(columns, names, strict=True)}
         )
         frame["_n"] = np.asarray(out["_n"], dtype=np.int64)
         return frame
@@ -227,7 +286,7 @@ class CodedVisits:
         """``owner_id`` of the stage events at these file rows (None when absent or blank)."""
         if not self.has_owner or len(rows) == 0:
             return [None] * len(rows)
-        raw = self.con.con
+        raw = self.con
         wanted = pd.DataFrame({"_row": rows})
         name = f"fm_owner_rows_{next(_names)}"
         raw.register(name, wanted)
@@ -247,11 +306,24 @@ class CodedVisits:
 
 
 def _decode(codes, values: list[str]) -> np.ndarray:
-    """Integer codes (a masked array where NULL) -> their values (None for NULL)."""
+    """Integer codes -> their values (None for a code past the dictionary: no value)."""
     lookup = np.asarray([*values, None], dtype=object)
-    data = np.ma.getdata(codes).astype(np.int64)
-    missing = np.ma.getmaskarray(codes)
-    return lookup[np.where(missing, len(values), data)]
+    return lookup[np.minimum(np.asarray(codes, dtype=np.int64), len(values))]
+
+
+def _count_frame(raw: dict, mask: np.ndarray, stages, column: str, values) -> pd.DataFrame:
+    """Rows ``mask`` of a fetched counts query as (stage, column, value, bin, counts)."""
+    return pd.DataFrame(
+        {
+            "stage": stages,
+            "column": column,
+            "value": np.full(int(mask.sum()), None, dtype=object) if values is None else values,
+            **{
+                c: np.asarray(raw[c], dtype=np.int64)[mask]
+                for c in ("_bin", "closed", "leak", "open")
+            },
+        }
+    ).rename(columns={"_bin": "bin"})
 
 
 def open_parquet_folder(
@@ -298,8 +370,11 @@ def open_parquet_folder(
     if funnel is None and (path / "funnel.yaml").exists():
         funnel = Funnel.from_yaml(path / "funnel.yaml")
     funnel = funnel or Funnel.default()
-    con = con if con is not None else connect("duckdb")
-    raw = con.con if hasattr(con, "con") else con
+    if con is None:
+        import duckdb
+
+        con = duckdb.connect()
+    raw = con
 
     def schema(file: Path) -> dict[str, str]:
         rows = raw.execute(f"DESCRIBE SELECT * FROM read_parquet('{_sql_str(file)}')").fetchall()
@@ -357,18 +432,18 @@ def open_parquet_folder(
         if "target_account" not in keep:
             flag = None
     # Segment values become small integer codes: booleans 0/1, other values their
-    # position in a DuckDB ENUM of the column's distinct values (the dictionary).
-    codes = {c: f"_c{i}" for i, c in enumerate(segments)}
-    dictionaries, code_sql = {}, []
+    # position in a DuckDB ENUM of the column's distinct values (the dictionary);
+    # a lead's codes are packed into one or a few 64-bit words (Packing).
+    dictionaries, code_sql = {}, {}
     for c in segments:
         column = (
             "a.target_account" if c == "target_account" and flag is not None else f"l.{_ident(c)}"
         )
         if c == "target_account" or s_leads.get(c) == "BOOLEAN":
             dictionaries[c] = ["False", "True"]  # as Python spells them (the other path's values)
-            code_sql.append(f"CAST({column} AS UTINYINT) AS {codes[c]}")
+            code_sql[c] = f"CAST({column} AS UTINYINT)"
             continue
-        enum, text = f"fm_enum_{tag}_{codes[c]}", f"CAST({_ident(c)} AS VARCHAR)"
+        enum, text = f"fm_enum_{tag}_{len(code_sql)}", f"CAST({_ident(c)} AS VARCHAR)"
         raw.execute(
             f"CREATE TYPE {enum} AS ENUM (SELECT DISTINCT {text} "
             f"FROM read_parquet('{_sql_str(files['leads'])}') WHERE {_ident(c)} IS NOT NULL)"
@@ -376,7 +451,8 @@ def open_parquet_folder(
         dictionaries[c] = [
             r[0] for r in raw.execute(f"SELECT unnest(enum_range(NULL::{enum}))").fetchall()
         ]
-        code_sql.append(f"enum_code(CAST(CAST({column} AS VARCHAR) AS {enum})) AS {codes[c]}")
+        code_sql[c] = f"enum_code(CAST(CAST({column} AS VARCHAR) AS {enum}))"
+    packing = Packing.of({c: len(v) for c, v in dictionaries.items()})
     join_flag = ""
     if flag is not None:
         join_flag = (
@@ -389,7 +465,8 @@ def open_parquet_folder(
         f"""
         CREATE OR REPLACE TEMP TABLE {leads_table} AS
         SELECT {_idv("lead_id", "l.", s_leads["lead_id"])} AS lead_id, {_ts("created_at", "l.")} AS created_at,
-               {"".join(sql + ", " for sql in code_sql)} l.file_row_number AS _lk,
+               {"".join(sql + ", " for sql in packing.pack_sql(code_sql))}
+               CAST(l.file_row_number AS {_row_type(raw, files["leads"])}) AS _lk,
                CASE WHEN {_idv("lead_id", "l.", s_leads["lead_id"])} IS NULL THEN 'blank id'
                     WHEN l.created_at IS NULL THEN 'blank timestamp'
                     WHEN {_bad_ts(_ts("created_at", "l."))} THEN 'bad timestamp' END AS rule
@@ -436,7 +513,7 @@ def open_parquet_folder(
     lookup_name = f"fm_stage_lookup_{tag}"
     raw.register(lookup_name, lookup)
     visits_table = f"fm_visits_{tag}"
-    code_cols = "".join(f"l.{codes[c]}, " for c in segments)
+    code_cols = "".join(f"l.{w}, " for w in packing.words)
     rule = "CASE " + " ".join(
         f"WHEN {cond} THEN {EVENT_RULES.index(name)}"
         for name, cond in (
@@ -451,7 +528,8 @@ def open_parquet_folder(
     ) + " END"  # fmt: skip
     events_sql = f"""
         SELECT {_idv("lead_id", kind=s_events["lead_id"])} AS lead_id, CAST(stage AS VARCHAR) AS raw_stage,
-               {_ts("entered_at")} AS entered_at, file_row_number AS _row
+               {_ts("entered_at")} AS entered_at,
+               CAST(file_row_number AS {_row_type(raw, files["stage_events"])}) AS _row
         FROM read_parquet('{_sql_str(files["stage_events"])}', file_row_number = true)
     """
     checked_sql = f"""
@@ -462,28 +540,22 @@ def open_parquet_folder(
         LEFT JOIN {accepted} l ON r.lead_id = l.lead_id
     """
     raw.execute(f"CREATE OR REPLACE TEMP TABLE {visits_table} AS {_window_sql(checked_sql, as_of)}")
-    dup = EVENT_RULES.index("duplicate")
-    if raw.execute(f"SELECT count(*) FROM {visits_table} WHERE dup").fetchall()[0][0]:
+    stats = _event_stats(raw, visits_table)
+    if stats["copies"].sum():
         # later copies of an event: reject them, then recompute the window without them
-        again = (
-            f"SELECT * EXCLUDE (ok, dup, nx, exited_at) "
-            f"REPLACE (CASE WHEN dup THEN {dup} ELSE rule END AS rule) FROM {visits_table}"
-        )
-        raw.execute(f"CREATE OR REPLACE TEMP TABLE {visits_table} AS {_window_sql(again, as_of)}")
+        again = _window_sql(_copies_rejected(visits_table), as_of)
+        raw.execute(f"CREATE OR REPLACE TEMP TABLE {visits_table} AS {again}")
+        stats = _event_stats(raw, visits_table)
     raw.unregister(lookup_name)
     if as_of is None:
-        latest = raw.execute(
-            f"SELECT max(entered_at) FROM {visits_table} WHERE rule IS NULL"
-        ).fetchall()[0][0]
-        as_of = None if latest is None else pd.Timestamp(latest)
-    event_counts = raw.execute(
-        f"SELECT 'stage_events' AS tbl, rule, count(*) AS n FROM {visits_table} GROUP BY ALL"
-    ).df()
+        latest = stats.loc[stats["rule"].isna(), "latest"]
+        as_of = None if latest.empty or pd.isna(latest.iloc[0]) else pd.Timestamp(latest.iloc[0])
+    event_counts = stats[["tbl", "rule", "n"]].copy()
     event_counts["rule"] = [
         None if pd.isna(r) else EVENT_RULES[int(r)] for r in event_counts["rule"]
     ]
     # ---- opportunities (amount and outcome, for the average deal size)
-    opp_table = None
+    deal_size = float("nan")
     counts = [lead_counts, event_counts]
     if s_opps is not None:
         opps_name = f"fm_opps_checked_{tag}"
@@ -531,10 +603,10 @@ def open_parquet_folder(
                 f"SELECT 'opportunities' AS tbl, rule, count(*) AS n FROM {opps_name} GROUP BY ALL"
             ).df()
         )
-        opp_table = con.table(opps_name).filter(ibis._.rule.isnull())
+        deal_size = _deal_size(raw, opps_name, o_cols)
     # ---- the row accounting
     counts = pd.concat(counts, ignore_index=True)
-    tables = ["leads", "stage_events"] + (["opportunities"] if opp_table is not None else [])
+    tables = ["leads", "stage_events"] + (["opportunities"] if s_opps is not None else [])
     rows = pd.DataFrame(
         {
             "read": [int(counts.loc[counts.tbl == t, "n"].sum()) for t in tables],
@@ -558,38 +630,87 @@ def open_parquet_folder(
         events_file=files["stage_events"],
         has_owner="owner_id" in s_events,
         stages=names,
-        codes=codes,
+        packing=packing,
         dictionaries=dictionaries,
         as_of=as_of,
     )
     kinds = {c: bool if c == "target_account" else _python_kind(s_leads[c]) for c in segments}
     return ParquetFolder(
-        con=con, kinds=kinds, visits=visits, opportunities=opp_table, funnel=funnel,
+        con=con, kinds=kinds, visits=visits, deal_size=deal_size, funnel=funnel,
         rows=rows, rejection_reasons=reasons, source=str(folder),
     )  # fmt: skip
 
 
-def _window_sql(checked_sql: str, as_of: pd.Timestamp | None) -> str:
-    """The visits: next stage and exit time of each accepted event, and later copies flagged.
+def _deal_size(raw, opps_table: str, columns: list[str]) -> float:
+    """Mean amount of the accepted won opportunities (of all of them when none is won)."""
+    if "amount" not in columns:
+        return float("nan")
+    valid = "amount IS NOT NULL AND NOT isnan(amount)"
+    won = (
+        f"avg(amount) FILTER (WHERE coalesce(won, false) AND {valid})"
+        if "won" in columns
+        else "NULL"
+    )
+    (won_mean, mean) = raw.execute(
+        f"SELECT {won}, avg(amount) FILTER (WHERE {valid}) FROM {opps_table} WHERE rule IS NULL"
+    ).fetchall()[0]
+    value = won_mean if won_mean is not None else mean
+    return float("nan") if value is None else float(value)
 
-    Accepted events of a lead sort by time, stage rank and file row; a row with
-    the stage and time of the one before is a later copy (``dup``). Events
-    after ``as_of`` are accepted but neither visits nor the exit of one.
+
+def _window_sql(checked_sql: str, as_of: pd.Timestamp | None) -> str:
+    """The visits: next stage and exit time of each accepted event, and copies flagged.
+
+    Accepted events of a lead sort by time, stage rank and file row. An event
+    followed by one with the same stage and time is ``copied`` (the later one is
+    a duplicate: see :func:`_copies_rejected`). Events after ``as_of`` are
+    accepted but neither visits nor the exit of one.
     """
     if as_of is None:
-        ok, nxt, ext = "rule IS NULL", "lead(st) OVER w", "lead(entered_at) OVER w"
+        ok, nxt, ext = "rule IS NULL", "_nst", "_nat"
     else:
         lit = f"TIMESTAMPTZ '{pd.Timestamp(as_of).isoformat()}'"
         ok = f"rule IS NULL AND entered_at <= {lit}"
-        nxt = f"CASE WHEN lead(entered_at) OVER w <= {lit} THEN lead(st) OVER w END"
-        ext = f"CASE WHEN lead(entered_at) OVER w <= {lit} THEN lead(entered_at) OVER w END"
+        nxt = f"CASE WHEN _nat <= {lit} THEN _nst END"
+        ext = f"CASE WHEN _nat <= {lit} THEN _nat END"
     return f"""
-        SELECT *, {ok} AS ok,
-               rule IS NULL AND lag(st) OVER w = st AND lag(entered_at) OVER w = entered_at AS dup,
+        SELECT * EXCLUDE (_nst, _nat), {ok} AS ok,
+               rule IS NULL AND _nst = st AND _nat = entered_at AS copied,
                {nxt} AS nx, {ext} AS exited_at
-        FROM ({checked_sql})
-        WINDOW w AS (PARTITION BY lk, rule IS NULL ORDER BY entered_at, rk, _row)
+        FROM (SELECT *, lead(st) OVER w AS _nst, lead(entered_at) OVER w AS _nat
+              FROM ({checked_sql})
+              WINDOW w AS (PARTITION BY lk, rule IS NULL ORDER BY entered_at, rk, _row))
     """
+
+
+def _copies_rejected(visits_table: str) -> str:
+    """The checked events of ``visits_table`` with later copies of an event rejected."""
+    dup = EVENT_RULES.index("duplicate")
+    return f"""
+        SELECT * EXCLUDE (ok, copied, nx, exited_at, _dup)
+               REPLACE (CASE WHEN _dup THEN {dup} ELSE rule END AS rule)
+        FROM (SELECT *, rule IS NULL AND lag(st) OVER w = st
+                        AND lag(entered_at) OVER w = entered_at AS _dup
+              FROM {visits_table}
+              WINDOW w AS (PARTITION BY lk, rule IS NULL ORDER BY entered_at, rk, _row))
+    """
+
+
+def _event_stats(raw, visits_table: str) -> pd.DataFrame:
+    """Per rule: events, copied events and the latest ``entered_at`` (one scan)."""
+    return raw.execute(
+        f"""
+        SELECT 'stage_events' AS tbl, rule, count(*) AS n,
+               count(*) FILTER (WHERE copied) AS copies, max(entered_at) AS latest
+        FROM {visits_table} GROUP BY ALL
+        """
+    ).df()
+
+
+def _row_type(raw, file: Path) -> str:
+    """The narrowest unsigned type for a row number of this Parquet file (from its metadata)."""
+    (n,) = raw.execute(f"SELECT count(*) FROM read_parquet('{_sql_str(file)}')").fetchall()[0]
+    return "UINTEGER" if n < 2**32 else "UBIGINT"
 
 
 def _python_kind(duckdb_type: str) -> type:

@@ -41,6 +41,15 @@ import numpy as np
 import pandas as pd
 
 from funnel_models._errors import FunnelConfigError, FunnelDataError
+from funnel_models._time import (  # re-exported: part of this module's API
+    _GRID_BASE,
+    GRID_HOUR_LIMIT,
+    GRID_MINUTE_LIMIT,
+    GRID_STEP,
+    bin_upper_days,
+    duration_bin_sql,
+    resolve_as_of,
+)
 from funnel_models.stages import Funnel
 
 __all__ = [
@@ -49,6 +58,7 @@ __all__ = [
     "bin_upper_days",
     "connect",
     "duration_bin",
+    "duration_bin_sql",
     "resolve_as_of",
     "spell_expr",
     "stage_transition_expr",
@@ -105,26 +115,6 @@ def spark_session():
 
 
 # ---------------------------------------------------------------------- as_of
-def resolve_as_of(as_of: Any) -> pd.Timestamp | None:
-    """``as_of`` as a UTC timestamp (naive values are read as UTC); None stays None.
-
-    >>> resolve_as_of("2024-03-01")
-    Timestamp('2024-03-01 00:00:00+0000', tz='UTC')
-    """
-    if as_of is None:
-        return None
-    try:
-        ts = pd.Timestamp(as_of)
-    except (ValueError, TypeError):
-        raise FunnelConfigError(
-            f"as_of {as_of!r} is not a date; use ISO format such as 2024-09-30 or "
-            "2024-09-30T18:00:00Z"
-        ) from None
-    if ts is pd.NaT:
-        raise FunnelConfigError("as_of must be a date, not NaT")
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
 # ---------------------------------------------------------------------- event log
 @dataclass
 class EventLog:
@@ -434,16 +424,6 @@ def transition_expr(spells: ir.Table, quantiles: Sequence[float] = (0.5, 0.9)) -
 
 
 # ---------------------------------------------------------------------- duration grid
-#: The grid durations are rounded *up* to before Kaplan–Meier curves are built from
-#: aggregated counts: every whole minute up to 1 day, every whole hour up to 30 days,
-#: then steps of 0.5 % (so a median of 45.3 days is reported as at most 0.5 % longer).
-#: Durations that are whole minutes (< 1 day) or whole hours (< 30 days) are exact.
-GRID_MINUTE_LIMIT = 1440  # minutes: 1 day
-GRID_HOUR_LIMIT = 720  # hours: 30 days
-GRID_STEP = 1.005
-_GRID_BASE = GRID_MINUTE_LIMIT + GRID_HOUR_LIMIT - GRID_MINUTE_LIMIT // 60  # last hour bin
-
-
 def duration_bin(seconds: ir.NumericValue) -> ir.IntegerValue:
     """Index on the duration grid (see :data:`GRID_STEP`) of a duration in seconds.
 
@@ -464,25 +444,6 @@ def duration_bin(seconds: ir.NumericValue) -> ir.IntegerValue:
         else_=geometric,
     )
     return k.cast("int64")
-
-
-def bin_upper_days(k) -> np.ndarray:
-    """The upper edge in days of duration-grid bins ``k`` (inverse of :func:`duration_bin`).
-
-    >>> bin_upper_days(np.array([0, 720, 1440, 1441, 2136])).tolist()
-    [0.0, 0.5, 1.0, 1.0416666666666667, 30.0]
-    """
-    k = np.asarray(k, dtype=np.int64)
-    minutes = np.where(
-        k <= GRID_MINUTE_LIMIT,
-        k.astype(float),
-        np.where(
-            k <= _GRID_BASE,
-            (k - (GRID_MINUTE_LIMIT - GRID_MINUTE_LIMIT // 60)) * 60.0,
-            GRID_HOUR_LIMIT * 60.0 * GRID_STEP ** (k - _GRID_BASE).astype(float),
-        ),
-    )
-    return minutes / 1440.0
 
 
 # ---------------------------------------------------------------------- stall aggregates

@@ -211,16 +211,12 @@ def _prepare(
     timezone: str = "UTC",
     dayfirst: bool = False,
 ) -> _Inputs:
-    """Open ``data`` (dataset, spells DataFrame or a folder of canonical Parquet) on DuckDB."""
-    import ibis
+    """Open ``data`` (dataset, spells DataFrame or a folder of canonical Parquet) on DuckDB.
 
-    from funnel_models.dataset import FunnelDataset
-    from funnel_models.engine import (
-        EventLog,
-        connect,
-        resolve_as_of,
-        spell_expr,
-    )
+    A folder of canonical Parquet takes the fast path (:mod:`funnel_models._parquet`:
+    plain DuckDB, Ibis not even imported); everything else the portable Ibis path.
+    """
+    from funnel_models._time import resolve_as_of
 
     if isinstance(data, (str, Path)):
         if spells is not None:
@@ -262,10 +258,15 @@ def _prepare(
             cols = list(chosen)
             return _Inputs(
                 con=opened.con, visits=opened.visits, columns=cols, kinds=opened.kinds,
-                funnel=opened.funnel, as_of=opened.visits.as_of, deal=_deal_size_expr(opened), source=opened.source, rows=opened.rows,
+                funnel=opened.funnel, as_of=opened.visits.as_of, deal=opened.deal_size, source=opened.source, rows=opened.rows,
                 rejection_reasons=opened.rejection_reasons,
                 seconds={"read_check_and_visits": time.perf_counter() - started},
             )  # fmt: skip
+    import ibis
+
+    from funnel_models.dataset import FunnelDataset
+    from funnel_models.engine import EventLog, connect, spell_expr
+
     con = connect("duckdb")
     dataset = None
     if isinstance(data, FunnelDataset):
@@ -336,19 +337,19 @@ DUCKDB_MEMORY_LIMIT = "1200MB"
 
 
 def _bounded_duckdb():
-    """A DuckDB backend with a memory limit and a private spill folder."""
+    """A DuckDB connection with a memory limit and a private spill folder."""
     import atexit
     import shutil
     import tempfile
 
-    from funnel_models.engine import connect
+    import duckdb
 
-    con = connect("duckdb")
+    con = duckdb.connect()
     spill = tempfile.mkdtemp(prefix="funnel_models_duckdb_")
     atexit.register(shutil.rmtree, spill, ignore_errors=True)
-    con.raw_sql(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
-    con.raw_sql(f"SET temp_directory = '{spill}'")
-    con.raw_sql("SET preserve_insertion_order = false")
+    con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+    con.execute(f"SET temp_directory = '{spill}'")
+    con.execute("SET preserve_insertion_order = false")
     return con
 
 
@@ -437,20 +438,6 @@ def _typed(text: Any, kind: type) -> Any:
         except ValueError:
             return text
     return text
-
-
-def _deal_size_expr(opened) -> float:
-    opps = opened.opportunities
-    if opps is None or "amount" not in opps.columns:
-        return float("nan")
-    con = opened.con
-    if "won" in opps.columns:
-        won = opps.filter(opps.won.fill_null(False) & opps.amount.notnull())
-        value = con.execute(won.amount.mean()) if con.execute(won.count()) else None
-        if value is not None and not pd.isna(value):
-            return float(value)
-    value = con.execute(opps.amount.mean())
-    return float(value) if value is not None and not pd.isna(value) else float("nan")
 
 
 def _segment_columns(have: Sequence[str], by: Sequence[str] | None) -> list[str]:
@@ -579,7 +566,7 @@ def find_stalls(
         The dataset (segments come from its ``leads`` attributes and the
         accounts' ``target_account`` flag); or a folder of canonical Parquet
         tables, read and checked in DuckDB without pandas (see
-        :func:`funnel_models.engine.open_parquet_folder`; other sources are
+        :mod:`funnel_models._parquet`; other sources are
         loaded with :func:`funnel_models.load`).
     as_of : date-like, optional
         Snapshot date; default: the latest ``entered_at`` in the data.
@@ -672,7 +659,7 @@ def _findings(
     top: int | None = None,
     overlap: float = 0.8,
 ) -> pd.DataFrame:
-    from funnel_models.engine import bin_upper_days
+    from funnel_models._time import bin_upper_days
 
     funnel, visits = inputs.funnel, inputs.visits
     prog = list(funnel.progression)
@@ -691,17 +678,24 @@ def _findings(
     z = NormalDist().inv_cdf(0.5 + confidence / 2)
     for c in ("closed", "leak", "open", "bin"):
         agg[c] = agg[c].astype("int64")
+    # split once by (stage, column): boolean masks over the whole frame per stage and
+    # column cost more than the statistics at 10 M visits
+    parts = {
+        key: part.reset_index(drop=True)
+        for key, part in agg.loc[agg["value"].notna() | (agg["column"] == "")].groupby(
+            ["stage", "column"], sort=False
+        )
+    }
 
     findings: list[dict] = []
     thresholds: dict[str, dict] = {}
     judged = 0
     for k, stage in enumerate(prog):
         nxt = prog[k + 1] if k + 1 < len(prog) else won
-        here = agg.loc[agg["stage"] == stage]
-        whole = here.loc[here["column"] == ""]
-        if whole.empty:
+        whole = parts.get((stage, ""))
+        if whole is None:
             continue
-        bins = np.unique(here["bin"].to_numpy())
+        bins = np.unique(whole["bin"].to_numpy())  # every visit counts in the whole stage
         edges = bin_upper_days(bins)
 
         wc, wl, wo = _matrix(whole, [0], None, bins)
@@ -753,8 +747,8 @@ def _findings(
                 findings.append(row)  # fmt: skip
         judge_slow = close_time or nxt != won
         for col in inputs.columns:
-            rows = here.loc[(here["column"] == col) & here["value"].notna()]
-            if rows.empty:
+            rows = parts.get((stage, col))
+            if rows is None:
                 continue
             values = list(pd.unique(rows["value"]))
             sc, sl, so = _matrix(rows, values, "value", bins)
@@ -1132,7 +1126,7 @@ def stalled_leads(
 
 def _thresholds(inputs: _Inputs) -> dict[str, dict]:
     """Per progression stage: the next stage and the SLA or KM p90 (days) of its visits."""
-    from funnel_models.engine import bin_upper_days
+    from funnel_models._time import bin_upper_days
 
     funnel = inputs.funnel
     prog = list(funnel.progression)

@@ -275,6 +275,79 @@ def test_aggregated_km_matches_scikit_survival_on_the_grid():
     assert curves.quantile(0.5)[0] == pytest.approx(times[np.argmax(surv <= 0.5)])
 
 
+def test_integer_duration_bins_equal_the_ibis_grid_and_hand_values():
+    # the fast path bins whole microseconds in SQL; the portable path bins float seconds
+    # through Ibis: equal on the edges of every part of the grid, and right by hand
+    # (both let a duration less than 4 µs past a whole hour count as that hour)
+    import duckdb
+    import ibis
+
+    from funnel_models.engine import duration_bin, duration_bin_sql
+
+    minute, hour, day = 60_000_000, 3_600_000_000, 86_400_000_000
+    by_hand = {
+        -5: 0, 0: 0, 1: 1, minute: 1, minute + 1: 2, 90 * minute: 90, day: 1440,
+        day + 3: 1440, day + 4: 1441, day + hour: 1441, day + hour + 4: 1442,
+        30 * day: 2136, 30 * day + 4: 2136, round(30 * day * 1.005): 2137,
+        round(30 * day * 1.005) + 100: 2138,
+    }  # fmt: skip
+    rng = np.random.default_rng(3)
+    edges = [k * m + d for m in (minute, hour) for k in range(0, 800, 37) for d in (-1, 0, 1)]
+    spread = np.exp(rng.uniform(0, np.log(400 * day), 2000)).astype(np.int64).tolist()
+    us = sorted({*by_hand, *edges, *spread})
+    frame = pd.DataFrame({"us": np.array(us, dtype=np.int64)})
+    con = duckdb.connect()
+    con.register("d", frame)
+    ours = con.execute(f"SELECT us, {duration_bin_sql('us')} AS k FROM d ORDER BY us").df()
+    t = ibis.memtable(frame)
+    ibis_bins = (
+        ibis.duckdb.connect()
+        .execute(t.select("us", k=duration_bin(t.us / 1e6)).order_by("us"))["k"]
+        .tolist()
+    )
+    assert ours["k"].tolist() == ibis_bins
+    got = dict(zip(ours["us"], ours["k"], strict=True))
+    assert {u: got[u] for u in by_hand} == by_hand
+
+
+def test_segment_codes_packed_into_several_words_equal_the_dataset_path(folder, tmp_path):
+    # nine columns of 300 values (9 bits each) need two 64-bit words; a value may be
+    # missing; the fast path's counts and lead combinations equal the portable path's
+    from funnel_models._parquet import open_parquet_folder
+    from funnel_models.stalls import _prepare
+
+    leads = pd.read_parquet(folder / "leads.parquet")
+    rng = np.random.default_rng(5)
+    extra = [f"x{i}" for i in range(9)]
+    for c in extra:
+        values = rng.integers(0, 300, len(leads)).astype(str).astype(object)
+        values[rng.random(len(leads)) < 0.05] = None
+        leads[c] = values
+    leads.to_parquet(tmp_path / "leads.parquet", index=False)
+    for name in ("stage_events", "opportunities", "funnel"):
+        src = folder / (f"{name}.yaml" if name == "funnel" else f"{name}.parquet")
+        (tmp_path / src.name).write_bytes(src.read_bytes())
+    by = ["source", *extra]
+    opened = open_parquet_folder(tmp_path, attributes=lambda have: by)
+    assert opened.visits.packing.words == ["_p0", "_p1"]
+    fast, slow = _prepare(tmp_path, by=by), _prepare(fm.load(tmp_path), by=by)
+    args = (by, ["Lost", "Disqualified"], ["MQL", "SAL"])
+    keys = ["stage", "column", "value", "bin", "closed", "leak", "open"]
+
+    def tidy(frame):
+        frame = frame.assign(value=frame["value"].astype(object).where(frame["value"].notna(), ""))
+        return frame.astype({c: "int64" for c in keys[3:]}).sort_values(keys)[keys]
+
+    a, b = tidy(fast.visits.counts(*args)), tidy(slow.visits.counts(*args))
+    assert len(a) > 1000 and (a["value"] == "").sum() > 0
+    assert a.values.tolist() == b.values.tolist()
+    combos = [
+        v.lead_combos(["x0", "x8"]).fillna("").sort_values(["x0", "x8"]).values.tolist()
+        for v in (fast.visits, slow.visits)
+    ]
+    assert combos[0] == combos[1]
+
+
 def test_win_probabilities_from_counts_equal_the_markov_model(generated):
     from funnel_models.engine import stage_transition_expr
     from funnel_models.stalls import _prepare, _win_probabilities
@@ -305,6 +378,9 @@ def test_parquet_folder_gives_the_same_findings_as_the_dataset(folder):
     assert by_path[cols].values.tolist() == by_dataset[cols].values.tolist()
     num = ["value", "rest_value", "ci_low", "median_ratio", "won_deals_per_year"]
     np.testing.assert_allclose(by_path[num].to_numpy(float), by_dataset[num].to_numpy(float))
+    assert by_path.attrs["average_deal_size"] == pytest.approx(
+        by_dataset.attrs["average_deal_size"], rel=1e-12
+    )
     act_path = fm.stalled_leads(folder)
     act_dataset = fm.stalled_leads(fm.load(folder))
     assert act_path.index.tolist() == act_dataset.index.tolist()

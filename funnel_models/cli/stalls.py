@@ -55,7 +55,7 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from funnel_models.engine import resolve_as_of
+    from funnel_models._time import resolve_as_of
     from funnel_models.stages import Funnel
     from funnel_models.stalls import _act_now, _findings, _prepare
 
