@@ -78,6 +78,14 @@ def test_numbers_with_currency_and_separators():
     assert bad.tolist() == [False, False, False, True, False]
 
 
+def test_numbers_with_unicode_spaces_and_currency_words():
+    # French and Swiss exports group thousands with (narrow) no-break spaces
+    values = ["12\u202f500,00 €", "1\u00a0234.5", "EUR 7", "usd 3,5", "gbp\t1.000,25", "5 %"]
+    numbers, bad = parse_numbers(pd.Series(values))
+    assert numbers.tolist() == [12500.0, 1234.5, 7.0, 3.5, 1000.25, 5.0]
+    assert not bad.any()
+
+
 def test_booleans():
     values, bad = parse_booleans(pd.Series(["True", "no", "1", "maybe", ""]))
     assert values.tolist()[:3] == [True, False, True]
