@@ -43,6 +43,21 @@ EVENT_RULES = (
     "duplicate",
 )
 _TS_FROM, _TS_UNTIL = "1980-01-01 00:00:00+00", "2100-01-01 00:00:00+00"
+#: Unicode white space: what ``str.strip`` in :func:`funnel_models.load` removes.
+_WHITESPACE = (
+    "\t\n\v\f\r \x85\xa0\u1680"
+    + "".join(chr(c) for c in range(0x2000, 0x200B))
+    + "\u2028\u2029\u202f\u205f\u3000"
+)
+_WS_SQL = "'" + _WHITESPACE + "'"
+#: Lead columns :func:`funnel_models.load` strips and blanks (its ``id`` and ``text`` kinds);
+#: other attributes stay as read (tested against ``dataset.SCHEMA``).
+STRIPPED_LEAD_COLUMNS = ("account_id", "source")
+_INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+                  "UINTEGER", "UBIGINT", "UHUGEINT")  # fmt: skip
+#: Segment column types read here; others (dates, FLOAT, lists, ...) go through fm.load,
+#: whose text forms of such values differ from DuckDB's.
+_SEGMENT_TYPES = ("VARCHAR", "BOOLEAN", "DOUBLE", *_INTEGER_TYPES)
 _names = itertools.count()
 
 
@@ -233,6 +248,9 @@ class CodedVisits:
         Returns (lead_id, stage, entered_at, days_in_stage, owner_id) rows —
         all or the first ``limit`` — and the count per stage.
         """
+        thresholds = {  # as in the Ibis path: no finite threshold, no late visit
+            s: t for s, t in thresholds.items() if s in self.stages and np.isfinite(t)
+        }
         if not thresholds:
             return pd.DataFrame(columns=["lead_id", "stage", "entered_at", "days_in_stage",
                                          "owner_id"]), {}  # fmt: skip
@@ -337,11 +355,16 @@ def open_parquet_folder(
 ) -> ParquetFolder | None:
     """Open a folder of canonical Parquet tables in DuckDB, check the rows, build the visits.
 
-    Returns None when the folder does not qualify for this fast path (no
-    ``leads.parquet`` / ``stage_events.parquet``, a CSV beside them, timestamps
-    not stored as timestamps, naive timestamps with a ``timezone`` other than
-    UTC, ids that are neither text nor integers): use
-    :func:`funnel_models.load` then.
+    Returns None when the folder does not qualify for this fast path, that is
+    when some column would be read differently from :func:`funnel_models.load`:
+    no ``leads.parquet`` / ``stage_events.parquet``, a CSV beside them,
+    timestamps not stored as timestamps, naive timestamps with a ``timezone``
+    other than UTC, ids (``owner_id`` included) that are neither text nor
+    integers, a non-numeric ``amount``, a non-boolean ``won`` or accounts'
+    ``target_account``, or a segment column that is not text, boolean, integer
+    or DOUBLE. Use :func:`funnel_models.load` then. Segment values are kept as
+    ``load`` keeps them: ``source`` and ``account_id`` stripped (blank = missing),
+    NaN missing. Timestamps are read to the microsecond.
 
     The checks, per row, first failing rule wins: leads — blank id, bad or blank
     ``created_at`` (outside 1980–2100), duplicate ``lead_id`` (the first copy
@@ -399,6 +422,7 @@ def open_parquet_folder(
         and ts_ok(s_leads["created_at"])
         and ts_ok(s_events["entered_at"])
         and s_events["stage"] == "VARCHAR"
+        and ("owner_id" not in s_events or id_ok(s_events["owner_id"]))
     ):
         return None
     s_opps = schema(files["opportunities"]) if files["opportunities"].exists() else None
@@ -409,10 +433,10 @@ def open_parquet_folder(
         or not ts_ok(s_opps["created_at"])
         or ("closed_at" in s_opps and not ts_ok(s_opps["closed_at"]))
         or ("lead_id" in s_opps and not id_ok(s_opps["lead_id"]))
-        or ("amount" in s_opps and s_opps["amount"] not in ("DOUBLE", "FLOAT", "BIGINT", "INTEGER"))
+        or ("amount" in s_opps and not _numeric(s_opps["amount"]))
         or ("won" in s_opps and s_opps["won"] != "BOOLEAN")
     ):
-        s_opps = None
+        return None  # fm.load parses what this path cannot read as it is
 
     raw.execute("SET TimeZone = 'UTC'")
     tag = next(_names)
@@ -423,7 +447,7 @@ def open_parquet_folder(
         acc = path / "accounts.parquet"
         if acc.exists():
             s_acc = schema(acc)
-            if s_acc.get("target_account") == "BOOLEAN" and "account_id" in s_acc:
+            if "target_account" in s_acc and "account_id" in s_acc:
                 flag = acc
     segments = attrs + (["target_account"] if flag is not None else [])
     if attributes is not None:
@@ -431,15 +455,20 @@ def open_parquet_folder(
         segments = [c for c in segments if c in keep]
         if "target_account" not in keep:
             flag = None
+    if flag is not None and (
+        s_acc["target_account"] != "BOOLEAN" or not id_ok(s_acc["account_id"])
+    ):
+        return None  # fm.load parses the flag
+    if any(s_leads[c] not in _SEGMENT_TYPES for c in segments if c in s_leads):
+        return None
     # Segment values become small integer codes: booleans 0/1, other values their
     # position in a DuckDB ENUM of the column's distinct values (the dictionary);
     # a lead's codes are packed into one or a few 64-bit words (Packing).
     dictionaries, code_sql = {}, {}
     for c in segments:
-        column = (
-            "a.target_account" if c == "target_account" and flag is not None else f"l.{_ident(c)}"
-        )
-        if c == "target_account" or s_leads.get(c) == "BOOLEAN":
+        from_accounts = c == "target_account" and flag is not None
+        column = "a.target_account" if from_accounts else f"l.{_ident(c)}"
+        if from_accounts or s_leads[c] == "BOOLEAN":
             dictionaries[c] = ["False", "True"]  # as Python spells them (the other path's values)
             code_sql[c] = f"CAST({column} AS UTINYINT)"
             continue
@@ -448,18 +477,30 @@ def open_parquet_folder(
             f"CREATE TYPE {enum} AS ENUM (SELECT DISTINCT {text} "
             f"FROM read_parquet('{_sql_str(files['leads'])}') WHERE {_ident(c)} IS NOT NULL)"
         )
-        dictionaries[c] = [
-            r[0] for r in raw.execute(f"SELECT unnest(enum_range(NULL::{enum}))").fetchall()
-        ]
-        code_sql[c] = f"enum_code(CAST(CAST({column} AS VARCHAR) AS {enum}))"
+        values = [r[0] for r in raw.execute(f"SELECT unnest(enum_range(NULL::{enum}))").fetchall()]
+        code = f"enum_code(CAST(CAST({column} AS VARCHAR) AS {enum}))"
+        # the values fm.load would keep: stripped ids and text, NaN as missing
+        kept = [_as_loaded(v, c, s_leads[c]) for v in values]
+        if kept == values:
+            dictionaries[c], code_sql[c] = values, code
+        else:  # raw code -> code of the kept value, through a list
+            dictionaries[c] = list(dict.fromkeys(v for v in kept if v is not None))
+            position = {v: i for i, v in enumerate(dictionaries[c])}
+            lookup = ", ".join("NULL" if v is None else str(position[v]) for v in kept)
+            code_sql[c] = f"CAST([{lookup}] AS INTEGER[])[{code} + 1]"
     packing = Packing.of({c: len(v) for c, v in dictionaries.items()})
     join_flag = ""
     if flag is not None:
-        join_flag = (
-            f" LEFT JOIN (SELECT {_idv('account_id', kind=s_acc['account_id'])} AS _acc, "
-            f"bool_or(target_account) AS target_account FROM read_parquet('{_sql_str(flag)}') "
-            f"GROUP BY 1) a ON {_idv('account_id', 'l.', s_leads['account_id'])} = a._acc"
-        )
+        # the flag of an account's first row with an id, as fm.load keeps it
+        join_flag = f"""
+            LEFT JOIN (
+              SELECT _acc, target_account FROM (
+                SELECT {_idv("account_id", kind=s_acc["account_id"])} AS _acc, target_account,
+                       file_row_number AS _r
+                FROM read_parquet('{_sql_str(flag)}', file_row_number = true))
+              WHERE _acc IS NOT NULL
+              QUALIFY row_number() OVER (PARTITION BY _acc ORDER BY _r) = 1
+            ) a ON {_idv("account_id", "l.", s_leads["account_id"])} = a._acc"""
     leads_table = f"fm_leads_{tag}"
     raw.execute(
         f"""
@@ -499,9 +540,9 @@ def open_parquet_folder(
     recycled = funnel.outcome_stage("recycled")
     lookup_rows = []
     for (value,) in distinct:
-        if value is None or not str(value).strip():
+        if value is None or not str(value).strip(_WHITESPACE):
             continue
-        canonical = funnel.canonical_stage(str(value).strip())
+        canonical = funnel.canonical_stage(str(value).strip(_WHITESPACE))
         if canonical is not None:
             kind = funnel.stage(canonical).kind or "progression"
             lookup_rows.append(
@@ -518,7 +559,7 @@ def open_parquet_folder(
         f"WHEN {cond} THEN {EVENT_RULES.index(name)}"
         for name, cond in (
             ("blank id", "r.lead_id IS NULL"),
-            ("blank stage", "m.st IS NULL AND (r.raw_stage IS NULL OR TRIM(r.raw_stage) = '')"),
+            ("blank stage", f"m.st IS NULL AND (r.raw_stage IS NULL OR TRIM(r.raw_stage, {_WS_SQL}) = '')"),
             ("unknown stage", "m.st IS NULL"),
             ("blank timestamp", "r.entered_at IS NULL"),
             ("bad timestamp", _bad_ts("r.entered_at")),
@@ -573,7 +614,7 @@ def open_parquet_folder(
             WITH r AS (
               SELECT {_idv("opportunity_id", kind=s_opps["opportunity_id"])} AS opportunity_id, {_ts("created_at")} AS created_at,
                      {closed} AS closed_at, {lead_expr} AS lead_id,
-                     {"".join(_ident(c) + ", " for c in o_cols)} file_row_number AS _row
+                     {"".join(f"CAST({_ident(c)} AS DOUBLE) AS amount, " if c == "amount" else _ident(c) + ", " for c in o_cols)} file_row_number AS _row
               FROM read_parquet('{_sql_str(files["opportunities"])}', file_row_number = true)
             ), f AS (
               SELECT r.*, CASE
@@ -634,7 +675,10 @@ def open_parquet_folder(
         dictionaries=dictionaries,
         as_of=as_of,
     )
-    kinds = {c: bool if c == "target_account" else _python_kind(s_leads[c]) for c in segments}
+    kinds = {
+        c: bool if c == "target_account" and flag is not None else _python_kind(s_leads[c])
+        for c in segments
+    }
     return ParquetFolder(
         con=con, kinds=kinds, visits=visits, deal_size=deal_size, funnel=funnel,
         rows=rows, rejection_reasons=reasons, source=str(folder),
@@ -713,6 +757,15 @@ def _row_type(raw, file: Path) -> str:
     return "UINTEGER" if n < 2**32 else "UBIGINT"
 
 
+def _as_loaded(text: str, column: str, duckdb_type: str) -> str | None:
+    """A segment value's text as :func:`funnel_models.load` keeps it (None: missing)."""
+    if column in STRIPPED_LEAD_COLUMNS and duckdb_type == "VARCHAR":
+        return text.strip(_WHITESPACE) or None
+    if duckdb_type == "DOUBLE" and text.lower() in ("nan", "-nan"):
+        return None
+    return text
+
+
 def _python_kind(duckdb_type: str) -> type:
     if duckdb_type == "BOOLEAN":
         return bool
@@ -739,19 +792,23 @@ def _bad_ts(expr: str) -> str:
 
 
 def _idv(c: str, prefix: str = "", kind: str = "VARCHAR") -> str:
-    """An id as text, NULL when blank; spaces around it trimmed.
+    """An id as text, NULL when blank; white space around it trimmed.
 
-    Text is trimmed only when it starts or ends with a space (``trim`` on every
-    value of a 10 M-row column costs about a second; the test does not).
-    Integers need neither.
+    Text is trimmed only when its first or last character is not printable
+    ASCII (``trim`` on every value of a 10 M-row column costs about a second;
+    the test 0.05 s). Integers need neither.
     """
     x = f"{prefix}{_ident(c)}"
     if kind != "VARCHAR":
         return f"CAST({x} AS VARCHAR)"
     return (
-        f"(CASE WHEN {x} = '' OR starts_with({x}, ' ') OR ends_with({x}, ' ') "
-        f"THEN NULLIF(TRIM({x}), '') ELSE {x} END)"
+        f"(CASE WHEN ascii({x}) NOT BETWEEN 33 AND 126 OR ascii(right({x}, 1)) NOT BETWEEN 33 AND 126 "
+        f"THEN NULLIF(TRIM({x}, {_WS_SQL}), '') ELSE {x} END)"
     )
+
+
+def _numeric(duckdb_type: str) -> bool:
+    return duckdb_type in ("DOUBLE", "FLOAT", *_INTEGER_TYPES) or duckdb_type.startswith("DECIMAL")
 
 
 def _sql_str(path: Any) -> str:

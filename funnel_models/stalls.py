@@ -319,7 +319,8 @@ def _prepare(
             frame[c] = frame[c].astype(object)
     else:  # spells alone carry no lead attributes to break down by
         frame = pd.DataFrame({"lead_id": pd.Series([], dtype=object)})
-    leads = ibis.memtable(frame)
+    # every column is text (an attribute missing on every lead would otherwise have no type)
+    leads = ibis.memtable(frame, schema=ibis.schema({c: "string" for c in frame.columns}))
     joined = sp.left_join(leads, "lead_id").drop("lead_id_right") if cols else sp
     deal = average_deal_size(dataset)
     return _Inputs(

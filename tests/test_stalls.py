@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 import funnel_models as fm
@@ -534,3 +536,164 @@ def test_parquet_path_with_an_earlier_as_of_equals_the_dataset_path(folder):
     assert n_a == n_b and sum(n_a.values()) == len(late_a) > 0
     assert late_a["lead_id"].tolist() == late_b["lead_id"].tolist()
     np.testing.assert_allclose(late_a["days_in_stage"], late_b["days_in_stage"])
+
+
+# ---------------------------------------------------------------- awkward Parquet folders
+def _both_paths(folder, by, as_of=None, thresholds=None, limit=None, fast=True):
+    """The Parquet fast path and the dataset path on one folder: their answers, compared."""
+    from funnel_models._parquet import open_parquet_folder
+    from funnel_models.stalls import _prepare
+
+    assert (open_parquet_folder(folder, attributes=lambda have: by) is not None) == fast
+    a, b = _prepare(folder, as_of, by=by), _prepare(fm.load(folder), as_of, by=by)
+    assert a.as_of == b.as_of and a.kinds == b.kinds
+    assert a.deal == pytest.approx(b.deal, rel=1e-12, nan_ok=True)
+    keys = ["stage", "column", "value", "bin", "closed", "leak", "open"]
+
+    def tidy(frame):
+        frame = frame.assign(value=frame["value"].astype(object).where(frame["value"].notna(), "-"))
+        return frame.astype({c: "int64" for c in keys[3:]}).sort_values(keys)[keys].values.tolist()
+
+    args = (by, ["Lost", "Disqualified"], ["Lead", "MQL", "SAL", "SQL", "Opportunity"])
+    assert tidy(a.visits.counts(*args)) == tidy(b.visits.counts(*args))
+    ta, tb = (
+        v.transitions().sort_values(["stage", "next_stage"]).reset_index(drop=True)
+        for v in (a.visits, b.visits)
+    )
+    assert ta[["stage", "next_stage", "count"]].values.tolist() == (
+        tb[["stage", "next_stage", "count"]].values.tolist()
+    )
+    np.testing.assert_allclose(ta["days"], tb["days"], rtol=1e-12)
+    if by:
+        ca, cb = (
+            v.lead_combos(by).fillna("-").astype(str).sort_values(by) for v in (a.visits, b.visits)
+        )
+        assert ca.values.tolist() == cb.values.tolist()
+    if thresholds is not None:
+        (la, na), (lb, nb) = a.visits.late(thresholds, limit), b.visits.late(thresholds, limit)
+        assert na == nb and la["lead_id"].tolist() == lb["lead_id"].tolist()
+        np.testing.assert_allclose(
+            la["days_in_stage"].astype(float), lb["days_in_stage"].astype(float)
+        )
+    return a, b, ta
+
+
+def _write(folder, leads, events, opps=None, accounts=None):
+    folder.mkdir()
+    for name, frame in (("leads", leads), ("stage_events", events), ("opportunities", opps),
+                        ("accounts", accounts)):  # fmt: skip
+        if frame is not None:
+            pq.write_table(_table(frame), folder / f"{name}.parquet")
+    return folder
+
+
+def _table(frame):
+    """An Arrow table in which NaN stays NaN (pandas would write NaN as null)."""
+    columns = {}
+    for c in frame.columns:
+        values = frame[c]
+        if values.dtype.kind == "f":
+            columns[c] = pa.array(values.to_numpy(), from_pandas=False)
+        else:
+            columns[c] = pa.Array.from_pandas(values)
+    return pa.table(columns)
+
+
+def _events(ids, plan=((0, "MQL"), (1, "SAL"), (3, "Lost"))):
+    return pd.DataFrame(
+        [
+            (i, stage, T0 + pd.Timedelta(days=d + k % 3))
+            for k, i in enumerate(ids)
+            for d, stage in plan
+        ],
+        columns=["lead_id", "stage", "entered_at"],
+    )
+
+
+def test_awkward_attribute_values_are_read_as_load_keeps_them(tmp_path):
+    # white space and blanks in `source` (fm.load strips ids and text), NaN in a float
+    # column, NULLs in the first column (the whole-stage rows sum it), exactly 4 values plus
+    # NULL (all-ones code), booleans with NULL, an id padded with a tab
+    n = 24
+    ids = [f"L{i}" for i in range(n)]
+    leads = pd.DataFrame({
+        "lead_id": [ids[0] + "\t", *ids[1:]],
+        "created_at": [T0] * n,
+        "source": (["Web", " Web", "Web\u00a0", "", " ", None, "\tFair", "Fair"] * 3),
+        "score": ([1.5, np.nan, np.nan, 2.0] * 6),
+        "tier": (["a", "b", "c", "d", None, "a"] * 4),
+        "flag": ([True, False, None] * 8),
+    })  # fmt: skip
+    events = _events(ids)
+    events.loc[0, "stage"] = "\t"  # a blank stage, as fm.load calls it
+    folder = _write(tmp_path / "f", leads, events)
+    by = ["tier", "source", "score", "flag"]
+    fast, slow, _ = _both_paths(folder, by, thresholds={"MQL": 0.5, "SAL": 0.5})
+    assert set(fast.visits.dictionaries["source"]) == {"Web", "Fair"}
+    assert set(fast.visits.dictionaries["score"]) == {"1.5", "2.0"}  # NaN is missing
+    assert fast.rows.values.tolist() == slow.rows.loc[fast.rows.index].values.tolist()
+    assert fast.rejection_reasons.values.tolist() == [["stage_events", "blank stage", 1]]
+
+
+def test_as_of_edges_reentries_and_equal_times_match_by_hand(tmp_path):
+    # L1 leaves MQL exactly at as_of (an exit), L2 re-enters MQL later (not a duplicate),
+    # L3 reaches SAL and SQL at the same instant (rank decides), L4 is a true duplicate
+    day = pd.Timedelta(days=1)
+    rows = [("L1", "MQL", T0), ("L1", "SAL", T0 + 2 * day),
+            ("L2", "MQL", T0), ("L2", "Recycled", T0 + day), ("L2", "MQL", T0 + 2 * day),
+            ("L3", "MQL", T0), ("L3", "SQL", T0 + day), ("L3", "SAL", T0 + day),
+            ("L4", "MQL", T0), ("L4", "MQL", T0)]  # fmt: skip
+    leads = pd.DataFrame({"lead_id": ["L1", "L2", "L3", "L4"], "created_at": [T0] * 4,
+                          "source": ["a", "b", "a", "b"]})  # fmt: skip
+    events = pd.DataFrame(rows, columns=["lead_id", "stage", "entered_at"])
+    folder = _write(tmp_path / "f", leads, events)
+    fast, _, trans = _both_paths(
+        folder, ["source"], as_of=T0 + 2 * day, thresholds={"MQL": 0.0, "SAL": 0.0}, limit=2
+    )
+    got = trans.set_index(["stage", "next_stage"])["count"].to_dict()
+    assert got == {("MQL", "SAL"): 2, ("MQL", "Recycled"): 1, ("Recycled", "MQL"): 1,
+                   ("SAL", "SQL"): 1}  # fmt: skip
+    assert fast.rejection_reasons.values.tolist() == [["stage_events", "duplicate", 1]]
+    # open at as_of: L1 in SAL (0 days), L2 in MQL (0 days), L3 in SQL, L4 in MQL (2 days)
+    late, per_stage = fast.visits.late({"MQL": 0.0, "SAL": 0.0}, None)
+    assert late["lead_id"].tolist() == ["L4"] and per_stage == {"MQL": 1}
+
+
+def test_opportunity_and_account_columns_the_fast_path_reads_or_leaves(tmp_path):
+    ids = [f"L{i}" for i in range(12)]
+    leads = pd.DataFrame({"lead_id": ids, "created_at": [T0] * 12,
+                          "account_id": ["A1", "A2", " A1", ""] * 3})  # fmt: skip
+    events = _events(ids)
+    from decimal import Decimal
+
+    opps = pd.DataFrame({
+        "opportunity_id": [f"O{i}" for i in range(6)], "lead_id": ids[:6],
+        "created_at": [T0] * 6, "amount": [Decimal("10.50"), Decimal("20.25"), None,
+                                            Decimal("5.00"), Decimal("7.00"), Decimal("1.00")],
+        "won": [True, True, True, None, False, False],
+    })  # fmt: skip
+    # accounts: A1's first row says False, a later copy True (fm.load keeps the first)
+    accounts = pd.DataFrame({"account_id": ["A1", "A2", "A1", " "],
+                             "target_account": [False, True, True, True]})  # fmt: skip
+    folder = _write(tmp_path / "decimal", leads, events, opps, accounts)
+    fast, _, _ = _both_paths(folder, ["target_account"])
+    assert fast.deal == pytest.approx((10.50 + 20.25) / 2)  # won deals with an amount
+    # a NaN amount is left out; no deal won: the mean of all amounts
+    opps2 = opps.assign(amount=[np.nan, 3.0, 5.0, np.nan, 7.0, 9.0], won=[False] * 6)
+    folder2 = _write(tmp_path / "nan", leads, events, opps2, accounts)
+    assert _both_paths(folder2, ["account_id"])[0].deal == pytest.approx(6.0)
+    # what the fast path does not read as it is goes to fm.load, with the same answers
+    opps3 = opps2.assign(won=[1, 0, 1, 0, 0, 0])
+    _both_paths(_write(tmp_path / "int_won", leads, events, opps3, accounts), ["account_id"],
+                fast=False)  # fmt: skip
+    leads4 = leads.assign(signed_up=pd.to_datetime(["2024-01-01"] * 12).date)
+    _both_paths(_write(tmp_path / "date", leads4, events, opps, accounts), ["signed_up"],
+                fast=False)  # fmt: skip
+
+
+def test_the_fast_path_strips_the_lead_columns_load_strips():
+    from funnel_models._parquet import STRIPPED_LEAD_COLUMNS
+    from funnel_models.dataset import SCHEMA
+
+    spec = SCHEMA["leads"]["optional"]
+    assert set(STRIPPED_LEAD_COLUMNS) == {c for c, kind in spec.items() if kind in ("id", "text")}
