@@ -210,14 +210,20 @@ def _prepare(
     spells: pd.DataFrame | None = None,
     timezone: str = "UTC",
     dayfirst: bool = False,
+    engine: str = "duckdb",
 ) -> _Inputs:
-    """Open ``data`` (dataset, spells DataFrame or a folder of canonical Parquet) on DuckDB.
+    """Open ``data`` (dataset, spells DataFrame or a folder of canonical Parquet) on ``engine``.
 
-    A folder of canonical Parquet takes the fast path (:mod:`funnel_models._parquet`:
-    plain DuckDB, Ibis not even imported); everything else the portable Ibis path.
+    A folder of canonical Parquet on DuckDB takes the fast path
+    (:mod:`funnel_models._parquet`: plain DuckDB, Ibis not even imported); everything
+    else the portable Ibis path, on DuckDB or Spark.
     """
     from funnel_models._time import resolve_as_of
 
+    if isinstance(data, (str, Path)) and engine != "duckdb":
+        from funnel_models.dataset import load
+
+        data = load(data, funnel=funnel, timezone=timezone, dayfirst=dayfirst)
     if isinstance(data, (str, Path)):
         if spells is not None:
             raise FunnelConfigError("spells= goes with a dataset, not with a path")
@@ -267,7 +273,7 @@ def _prepare(
     from funnel_models.dataset import FunnelDataset
     from funnel_models.engine import EventLog, connect, spell_expr
 
-    con = connect("duckdb")
+    con = connect(engine)
     dataset = None
     if isinstance(data, FunnelDataset):
         dataset = data
@@ -362,6 +368,10 @@ def _materialize(con, spells, cols: list[str]):
     keep = ["lead_id", "stage", "next_stage", "days_in_stage", "censored", "entered_at"]
     keep += [c for c in ("owner_id",) if c in spells.columns] + list(cols)
     name = f"fm_spells_{next(_names)}"
+    if getattr(con, "name", "") == "pyspark":  # no temporary tables: a cached temporary view
+        view = con.create_view(name, spells.select(*keep))  # temporary in Spark
+        con.raw_sql(f"CACHE TABLE {name}")
+        return view
     return con.create_table(name, spells.select(*keep), temp=True)
 
 
@@ -558,6 +568,7 @@ def find_stalls(
     overlap: float = 0.8,
     funnel: Funnel | None = None,
     spells: pd.DataFrame | None = None,
+    engine: str = "duckdb",
 ) -> pd.DataFrame:
     """Ranked findings: where leads wait unusually long or leak unusually often.
 
@@ -601,6 +612,9 @@ def find_stalls(
         Override the dataset's funnel.
     spells : DataFrame, optional
         The dataset's spells when already built (``fm.spells(data, as_of)``).
+    engine : {"duckdb", "spark"}
+        Where the visits are counted: in-process DuckDB, or PySpark (the same
+        Ibis expressions; the statistics run in numpy either way).
 
     Returns
     -------
@@ -640,7 +654,7 @@ def find_stalls(
         raise FunnelConfigError(f"confidence must be in (0, 1), got {confidence!r}")
     if not min_ratio >= 1:
         raise FunnelConfigError(f"min_ratio must be at least 1, got {min_ratio!r}")
-    inputs = _prepare(data, as_of, by=by, funnel=funnel, spells=spells)
+    inputs = _prepare(data, as_of, by=by, funnel=funnel, spells=spells, engine=engine)
     return _findings(
         inputs, min_leads=min_leads, confidence=confidence, leak_outcomes=leak_outcomes,
         sla_tolerance=sla_tolerance, min_ratio=min_ratio, close_time=close_time, top=top,
@@ -1091,6 +1105,7 @@ def stalled_leads(
     as_of: Any = None,
     *,
     funnel: Funnel | None = None,
+    engine: str = "duckdb",
 ) -> pd.DataFrame:
     """Open leads stalled beyond their stage's SLA (or its 90th percentile): act now.
 
@@ -1099,6 +1114,10 @@ def stalled_leads(
     data : FunnelDataset, spells DataFrame or a folder of canonical Parquet
     as_of : date-like, optional
         Snapshot date; default: the latest ``entered_at`` in the data.
+    funnel : Funnel, optional
+        Override the dataset's funnel.
+    engine : {"duckdb", "spark"}
+        As in :func:`find_stalls`.
 
     Returns
     -------
@@ -1121,7 +1140,7 @@ def stalled_leads(
     >>> fm.stalled_leads(ds, as_of="2024-01-05")[["stage", "days_over", "owner"]].values.tolist()
     [['MQL', 3.0, 'sales']]
     """
-    inputs = _prepare(data, as_of, by=[], funnel=funnel)
+    inputs = _prepare(data, as_of, by=[], funnel=funnel, engine=engine)
     return _act_now(inputs, _thresholds(inputs))
 
 

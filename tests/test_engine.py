@@ -91,3 +91,34 @@ def test_spark_gives_the_same_spells_and_transitions(generated, tmp_path):
     t_duck = fm.transitions(file, as_of=as_of)
     t_spark = fm.transitions(file, as_of=as_of, engine="spark")
     pd.testing.assert_frame_equal(t_spark, t_duck, check_dtype=False, rtol=1e-9)
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+@pytest.mark.skipif(_spark_available() is not None, reason=str(_spark_available()))
+def test_spark_gives_the_same_stalls_and_act_now_list(generated, capsys):
+    # find_stalls / stalled_leads and `funnel-models stalls --engine spark` count the
+    # visits on Spark with the same Ibis expressions: the same findings and act-now list
+    import json
+
+    from funnel_models.cli import main
+
+    ds, path = generated
+    by = ["source", "industry", "region"]
+    duck = fm.find_stalls(ds, by=by, min_leads=20)
+    spark = fm.find_stalls(ds, by=by, min_leads=20, engine="spark")
+    assert len(duck) >= 3
+    cols = ["from_stage", "to_stage", "segment", "kind", "n", "n_open", "related"]
+    assert spark[cols].values.tolist() == duck[cols].values.tolist()
+    num = ["value", "ci_low", "ci_high", "median_days", "won_deals_per_year"]
+    np.testing.assert_allclose(spark[num].to_numpy(float), duck[num].to_numpy(float))
+    act_duck, act_spark = fm.stalled_leads(ds), fm.stalled_leads(ds, engine="spark")
+    assert len(act_duck) > 0 and act_spark.index.tolist() == act_duck.index.tolist()
+    np.testing.assert_allclose(act_spark["days_over"], act_duck["days_over"])
+    # the command: a Parquet folder on Spark goes through fm.load, then the same counts
+    outputs = []
+    for engine in ("duckdb", "spark"):
+        assert main(["stalls", str(path), "--json", "--engine", engine]) == 0
+        outputs.append(json.loads(capsys.readouterr().out))
+    for key in ("findings", "act_now", "as_of"):
+        assert outputs[1][key] == outputs[0][key]

@@ -48,6 +48,12 @@ def add_parser(subparsers) -> None:
         help="minimum visits in a segment and in the rest (default: %(default)s)",
     )
     p.add_argument("--top", type=int, metavar="N", help="show only the first N findings")
+    p.add_argument(
+        "--engine",
+        default="duckdb",
+        choices=("duckdb", "spark"),
+        help="where the visits are counted (default: %(default)s; spark needs PySpark and Java)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON only")
     p.set_defaults(run=run)
 
@@ -70,13 +76,13 @@ def run(args) -> int:
         funnel = Funnel.from_yaml(args.funnel) if args.funnel else None
         inputs = _prepare(
             Path(args.source), as_of, by=args.by, funnel=funnel, timezone=args.timezone,
-            dayfirst=args.dayfirst,
+            dayfirst=args.dayfirst, engine=args.engine,
         )  # fmt: skip
     else:
         dataset = load_from_args(args)
         if dataset.stage_events.empty:
             raise FunnelConfigError(f"{dataset.source}: no stage events to analyse")
-        inputs = _prepare(dataset, as_of, by=args.by)
+        inputs = _prepare(dataset, as_of, by=args.by, engine=args.engine)
     findings = _findings(inputs, min_leads=args.min_leads, top=args.top)
     as_of = inputs.as_of
     act = _act_now(inputs, findings.attrs["thresholds"], limit=ACT_NOW_SHOWN)
