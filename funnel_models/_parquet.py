@@ -43,9 +43,10 @@ EVENT_RULES = (
     "duplicate",
 )
 _TS_FROM, _TS_UNTIL = "1980-01-01 00:00:00+00", "2100-01-01 00:00:00+00"
-#: Unicode white space: what ``str.strip`` in :func:`funnel_models.load` removes.
+#: What ``str.strip`` in :func:`funnel_models.load` removes: Unicode white space and the
+#: four separator controls U+001C–U+001F (tested code point by code point).
 _WHITESPACE = (
-    "\t\n\v\f\r \x85\xa0\u1680"
+    "\t\n\v\f\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
     + "".join(chr(c) for c in range(0x2000, 0x200B))
     + "\u2028\u2029\u202f\u205f\u3000"
 )
@@ -236,6 +237,9 @@ class CodedVisits:
             }
         )
 
+    def close(self) -> None:
+        """Nothing to free: the tables go with the connection."""
+
     def first_entered(self) -> Any:
         (first,) = self.con.execute(
             f"SELECT min(entered_at) FROM {self.table} WHERE ok AND keep"
@@ -312,7 +316,7 @@ class CodedVisits:
             found = raw.execute(
                 f"""
                 SELECT e.file_row_number AS _row,
-                       NULLIF(TRIM(CAST(e.owner_id AS VARCHAR)), '') AS owner_id
+                       NULLIF(TRIM(CAST(e.owner_id AS VARCHAR), {_WS_SQL}), '') AS owner_id
                 FROM read_parquet('{_sql_str(self.events_file)}', file_row_number = true) e
                 SEMI JOIN {name} w ON e.file_row_number = w._row
                 """
@@ -675,8 +679,12 @@ def open_parquet_folder(
         dictionaries=dictionaries,
         as_of=as_of,
     )
-    kinds = {
-        c: bool if c == "target_account" and flag is not None else _python_kind(s_leads[c])
+    kinds = {  # as fm.load types them: its id and text columns are text whatever is stored
+        c: bool
+        if c == "target_account" and flag is not None
+        else str
+        if c in STRIPPED_LEAD_COLUMNS
+        else _python_kind(s_leads[c])
         for c in segments
     }
     return ParquetFolder(

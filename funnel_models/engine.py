@@ -29,6 +29,7 @@ Timestamp('2024-01-03 00:00:00+0000', tz='UTC')
 from __future__ import annotations
 
 import math
+import tempfile
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -109,6 +110,8 @@ def spark_session():
                 .config("spark.ui.enabled", "false")
                 .config("spark.driver.memory", "2g")
                 .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+                # not a spark-warehouse/ folder in whatever directory the user is in
+                .config("spark.sql.warehouse.dir", tempfile.mkdtemp(prefix="funnel_models_spark_"))
                 .getOrCreate()
             )
         return _spark_session

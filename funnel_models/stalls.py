@@ -200,6 +200,10 @@ class _Inputs:
     rejection_reasons: pd.DataFrame | None = None
     seconds: dict | None = None  # where the time went (Parquet path), for benchmarks
 
+    def close(self) -> None:
+        """Free what the visits hold outside this process's memory (Spark's cache)."""
+        self.visits.close()
+
 
 def _prepare(
     data: Any,
@@ -220,13 +224,15 @@ def _prepare(
     """
     from funnel_models._time import resolve_as_of
 
+    if engine not in ("duckdb", "spark"):
+        raise FunnelConfigError(f"unknown engine {engine!r}; choose duckdb or spark")
+    if isinstance(data, (str, Path)) and spells is not None:
+        raise FunnelConfigError("spells= goes with a dataset, not with a path")
     if isinstance(data, (str, Path)) and engine != "duckdb":
         from funnel_models.dataset import load
 
         data = load(data, funnel=funnel, timezone=timezone, dayfirst=dayfirst)
     if isinstance(data, (str, Path)):
-        if spells is not None:
-            raise FunnelConfigError("spells= goes with a dataset, not with a path")
         chosen: list[str] = []
 
         def pick(have: list[str]) -> list[str]:
@@ -308,7 +314,7 @@ def _prepare(
         frame.attrs = {}  # Ibis cannot serialise a Timestamp in attrs and warns
         sp = ibis.memtable(frame)
     else:
-        log = EventLog.from_source(dataset, funnel=funnel, con=con)
+        log = EventLog.from_source(dataset, engine=engine, funnel=funnel, con=con)
         as_of_ts = log.as_of_or_latest(resolve_as_of(as_of))
         sp = spell_expr(log, as_of_ts, visits=False)
     attrs = _lead_attributes(dataset, by)
@@ -370,7 +376,7 @@ def _materialize(con, spells, cols: list[str]):
     name = f"fm_spells_{next(_names)}"
     if getattr(con, "name", "") == "pyspark":  # no temporary tables: a cached temporary view
         view = con.create_view(name, spells.select(*keep))  # temporary in Spark
-        con.raw_sql(f"CACHE TABLE {name}")
+        con.raw_sql(f"CACHE TABLE {name}")  # freed by _SpellVisits.close()
         return view
     return con.create_table(name, spells.select(*keep), temp=True)
 
@@ -390,6 +396,13 @@ class _SpellVisits:
     con: Any
     spells: Any  # Ibis table: spell_expr columns + one column per segment attribute
     leads: Any  # Ibis table: lead_id + the segment attributes as text
+
+    def close(self) -> None:
+        """On Spark: uncache and drop the visits' temporary view (DuckDB frees its own)."""
+        if getattr(self.con, "name", "") == "pyspark":
+            name = self.spells.get_name()
+            self.con.raw_sql(f"UNCACHE TABLE IF EXISTS {name}")
+            self.con.raw_sql(f"DROP VIEW IF EXISTS {name}")
 
     def lead_combos(self, columns: list[str]) -> pd.DataFrame:
         """Leads counted per combination of the values of ``columns`` (``_n``)."""
@@ -655,11 +668,14 @@ def find_stalls(
     if not min_ratio >= 1:
         raise FunnelConfigError(f"min_ratio must be at least 1, got {min_ratio!r}")
     inputs = _prepare(data, as_of, by=by, funnel=funnel, spells=spells, engine=engine)
-    return _findings(
-        inputs, min_leads=min_leads, confidence=confidence, leak_outcomes=leak_outcomes,
-        sla_tolerance=sla_tolerance, min_ratio=min_ratio, close_time=close_time, top=top,
-        overlap=overlap,
-    )  # fmt: skip
+    try:
+        return _findings(
+            inputs, min_leads=min_leads, confidence=confidence, leak_outcomes=leak_outcomes,
+            sla_tolerance=sla_tolerance, min_ratio=min_ratio, close_time=close_time, top=top,
+            overlap=overlap,
+        )  # fmt: skip
+    finally:
+        inputs.close()
 
 
 def _findings(
@@ -1078,6 +1094,7 @@ def _lead_attributes(dataset, by: Sequence[str] | None) -> pd.DataFrame:
         "target_account" not in leads.columns
         and "account_id" in leads.columns
         and "target_account" in accounts.columns
+        and len(accounts)  # no accounts table: no flag (not a column of missing values)
     ):
         flag = accounts.drop_duplicates("account_id").set_index("account_id")["target_account"]
         leads = leads.assign(target_account=leads["account_id"].map(flag))
@@ -1141,7 +1158,10 @@ def stalled_leads(
     [['MQL', 3.0, 'sales']]
     """
     inputs = _prepare(data, as_of, by=[], funnel=funnel, engine=engine)
-    return _act_now(inputs, _thresholds(inputs))
+    try:
+        return _act_now(inputs, _thresholds(inputs))
+    finally:
+        inputs.close()
 
 
 def _thresholds(inputs: _Inputs) -> dict[str, dict]:

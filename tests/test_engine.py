@@ -115,6 +115,12 @@ def test_spark_gives_the_same_stalls_and_act_now_list(generated, capsys):
     act_duck, act_spark = fm.stalled_leads(ds), fm.stalled_leads(ds, engine="spark")
     assert len(act_duck) > 0 and act_spark.index.tolist() == act_duck.index.tolist()
     np.testing.assert_allclose(act_spark["days_over"], act_duck["days_over"])
+    # nothing stays cached or registered in the shared Spark session
+    from funnel_models.engine import spark_session
+
+    session = spark_session()
+    left = [t.name for t in session.catalog.listTables() if t.name.startswith("fm_spells")]
+    assert left == []
     # the command: a Parquet folder on Spark goes through fm.load, then the same counts
     outputs = []
     for engine in ("duckdb", "spark"):

@@ -572,6 +572,8 @@ def _both_paths(folder, by, as_of=None, thresholds=None, limit=None, fast=True):
     if thresholds is not None:
         (la, na), (lb, nb) = a.visits.late(thresholds, limit), b.visits.late(thresholds, limit)
         assert na == nb and la["lead_id"].tolist() == lb["lead_id"].tolist()
+        owners = [[None if pd.isna(o) else o for o in f["owner_id"]] for f in (la, lb)]
+        assert owners[0] == owners[1]
         np.testing.assert_allclose(
             la["days_in_stage"].astype(float), lb["days_in_stage"].astype(float)
         )
@@ -617,18 +619,23 @@ def test_awkward_attribute_values_are_read_as_load_keeps_them(tmp_path):
     n = 24
     ids = [f"L{i}" for i in range(n)]
     leads = pd.DataFrame({
-        "lead_id": [ids[0] + "\t", *ids[1:]],
+        "lead_id": [ids[0] + "\t", ids[1] + "\x1f", *ids[2:]],
         "created_at": [T0] * n,
-        "source": (["Web", " Web", "Web\u00a0", "", " ", None, "\tFair", "Fair"] * 3),
+        "source": (["Web", " Web", "Web\u00a0", "", " ", None, "\x1cFair\x1f", "Fair"] * 3),
         "score": ([1.5, np.nan, np.nan, 2.0] * 6),
         "tier": (["a", "b", "c", "d", None, "a"] * 4),
         "flag": ([True, False, None] * 8),
     })  # fmt: skip
     events = _events(ids)
     events.loc[0, "stage"] = "\t"  # a blank stage, as fm.load calls it
+    events["owner_id"] = ["\tO1", "O2\u00a0", "\x1e", "O3"] * (len(events) // 4)
+    events = events.drop(index=[3 * k + 2 for k in range(2, 10)])  # 8 leads still in SAL
     folder = _write(tmp_path / "f", leads, events)
     by = ["tier", "source", "score", "flag"]
     fast, slow, _ = _both_paths(folder, by, thresholds={"MQL": 0.5, "SAL": 0.5})
+    late, _ = fast.visits.late({"SAL": 0.5}, None)
+    owners = {o for o in late["owner_id"] if not pd.isna(o)}
+    assert len(late) == 8 and owners == {"O1", "O2", "O3"}  # "\x1e" alone is no owner
     assert set(fast.visits.dictionaries["source"]) == {"Web", "Fair"}
     assert set(fast.visits.dictionaries["score"]) == {"1.5", "2.0"}  # NaN is missing
     assert fast.rows.values.tolist() == slow.rows.loc[fast.rows.index].values.tolist()
@@ -697,3 +704,28 @@ def test_the_fast_path_strips_the_lead_columns_load_strips():
 
     spec = SCHEMA["leads"]["optional"]
     assert set(STRIPPED_LEAD_COLUMNS) == {c for c, kind in spec.items() if kind in ("id", "text")}
+
+
+def test_id_and_text_columns_are_text_on_both_paths_and_no_accounts_no_flag(tmp_path):
+    # fm.load reads `source` and `account_id` as text whatever the file stores; without an
+    # accounts table there is no target_account flag on either path
+    from funnel_models.stalls import _prepare
+
+    ids = [f"L{i}" for i in range(12)]
+    leads = pd.DataFrame({"lead_id": ids, "created_at": [T0] * 12, "source": [1, 2, 3] * 4,
+                          "account_id": [10, 11] * 6})  # fmt: skip
+    folder = _write(tmp_path / "f", leads, _events(ids))
+    fast, slow, _ = _both_paths(folder, ["source", "account_id"])
+    assert fast.kinds == {"source": str, "account_id": str}
+    assert "target_account" not in _prepare(fm.load(folder)).columns
+    assert "target_account" not in _prepare(folder).columns
+
+
+def test_engine_and_spells_mistakes_are_reported_before_any_loading(tmp_path):
+    from funnel_models._errors import FunnelConfigError
+
+    missing = tmp_path / "not_there"  # loading it would fail differently
+    with pytest.raises(FunnelConfigError, match="unknown engine 'Spark'"):
+        fm.find_stalls(missing, engine="Spark")
+    with pytest.raises(FunnelConfigError, match="spells= goes with a dataset"):
+        fm.find_stalls(missing, spells=pd.DataFrame(), engine="spark")

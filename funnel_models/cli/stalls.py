@@ -83,9 +83,12 @@ def run(args) -> int:
         if dataset.stage_events.empty:
             raise FunnelConfigError(f"{dataset.source}: no stage events to analyse")
         inputs = _prepare(dataset, as_of, by=args.by, engine=args.engine)
-    findings = _findings(inputs, min_leads=args.min_leads, top=args.top)
+    try:
+        findings = _findings(inputs, min_leads=args.min_leads, top=args.top)
+        act = _act_now(inputs, findings.attrs["thresholds"], limit=ACT_NOW_SHOWN)
+    finally:
+        inputs.close()
     as_of = inputs.as_of
-    act = _act_now(inputs, findings.attrs["thresholds"], limit=ACT_NOW_SHOWN)
     rows = inputs.rows
     rejected = 0 if rows is None else int(rows["rejected"].sum())
 
