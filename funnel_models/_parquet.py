@@ -71,7 +71,6 @@ class ParquetFolder:
     first failing rule of a row in the same order as :func:`funnel_models.load`.
     """
 
-    con: Any  # the DuckDB connection holding the checked tables
     kinds: dict[str, type]  # segment column -> Python type of its values
     visits: CodedVisits
     deal_size: float  # mean amount of accepted won opportunities (of all when none won); NaN
@@ -688,7 +687,7 @@ def open_parquet_folder(
         for c in segments
     }
     return ParquetFolder(
-        con=con, kinds=kinds, visits=visits, deal_size=deal_size, funnel=funnel,
+        kinds=kinds, visits=visits, deal_size=deal_size, funnel=funnel,
         rows=rows, rejection_reasons=reasons, source=str(folder),
     )  # fmt: skip
 
@@ -777,13 +776,9 @@ def _as_loaded(text: str, column: str, duckdb_type: str) -> str | None:
 def _python_kind(duckdb_type: str) -> type:
     if duckdb_type == "BOOLEAN":
         return bool
-    if duckdb_type in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT") or (
-        duckdb_type.startswith("U") and duckdb_type.endswith("INT")
-    ):
+    if duckdb_type in _INTEGER_TYPES:
         return int
-    if duckdb_type in ("FLOAT", "DOUBLE") or duckdb_type.startswith("DECIMAL"):
-        return float
-    return str
+    return float if duckdb_type == "DOUBLE" else str  # (_SEGMENT_TYPES: nothing else)
 
 
 def _ident(c: str) -> str:

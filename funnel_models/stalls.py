@@ -188,8 +188,7 @@ class _KM:
 class _Inputs:
     """What the findings are computed from: the visits (with segment columns) and context."""
 
-    con: Any
-    visits: Any  # _SpellVisits or funnel_models._parquet.CodedVisits
+    visits: Any  # _SpellVisits or funnel_models._parquet.CodedVisits (each holds its connection)
     columns: list[str]
     kinds: dict[str, type]  # column -> python type of its values
     funnel: Funnel
@@ -269,7 +268,7 @@ def _prepare(
                 )
             cols = list(chosen)
             return _Inputs(
-                con=opened.con, visits=opened.visits, columns=cols, kinds=opened.kinds,
+                visits=opened.visits, columns=cols, kinds=opened.kinds,
                 funnel=opened.funnel, as_of=opened.visits.as_of, deal=opened.deal_size, source=opened.source, rows=opened.rows,
                 rejection_reasons=opened.rejection_reasons,
                 seconds={"read_check_and_visits": time.perf_counter() - started},
@@ -336,7 +335,7 @@ def _prepare(
     joined = sp.left_join(leads, "lead_id").drop("lead_id_right") if cols else sp
     deal = average_deal_size(dataset)
     return _Inputs(
-        con=con, visits=_SpellVisits(con, _materialize(con, joined, cols), leads),
+        visits=_SpellVisits(con, _materialize(con, joined, cols), leads),
         columns=cols, kinds=kinds, funnel=funnel,
         as_of=as_of_ts, deal=deal,
         source=str(getattr(dataset, "source", "<memory>")),

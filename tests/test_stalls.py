@@ -356,7 +356,7 @@ def test_win_probabilities_from_counts_equal_the_markov_model(generated):
 
     ds = generated[0]
     inputs = _prepare(ds, by=[])
-    trans = inputs.con.execute(stage_transition_expr(inputs.visits.spells))
+    trans = inputs.visits.con.execute(stage_transition_expr(inputs.visits.spells))
     ours = _win_probabilities(trans, list(ds.funnel.progression), ds.funnel)
     model = fm.FunnelMarkov(n_bootstrap=0).fit(ds)
     for stage, p in model.win_probability_.items():
@@ -480,8 +480,8 @@ def test_grouping_sets_equal_the_union_of_group_bys(folder):
         return frame.sort_values(keys).reset_index(drop=True)[[*keys, "closed", "leak", "open"]]
 
     spells = generic.visits.spells
-    union = tidy(generic.con.execute(stall_aggregate_expr(spells, *args)))
-    sets = tidy(stall_aggregates(generic.con, spells, *args))
+    union = tidy(generic.visits.con.execute(stall_aggregate_expr(spells, *args)))
+    sets = tidy(stall_aggregates(generic.visits.con, spells, *args))
     fast = tidy(coded.visits.counts(*args))
     assert len(union) > 100 and set(union["column"]) == {"", *generic.columns}
     assert union.values.tolist() == sets.values.tolist()
