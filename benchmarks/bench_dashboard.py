@@ -123,7 +123,7 @@ def part_browser(visits: int) -> None:
     from _voila import CHROMIUM, CHROMIUM_ARGS
     from playwright.sync_api import sync_playwright
 
-    from funnel_models.dashboard import default_source
+    from funnel_models.app.voila import default_source
 
     source = default_source()
     trivial = trivial_notebook()
@@ -201,7 +201,7 @@ def part_filters(n_leads: int, seed: int) -> None:
 
     folder = _generated(n_leads, seed)
     import funnel_models as fm
-    from funnel_models._cube import FunnelCube
+    from funnel_models.app._cube import FunnelCube
 
     print(f"# filter redraw on {n_leads:,} leads ({_load()})")
     phases = {}

@@ -68,7 +68,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--leads", type=int, default=1_000_000)
     args = ap.parse_args()
-    from funnel_models.scoring import LeadScorer
+    from funnel_models.models.scoring import LeadScorer
 
     t = flat_table(args.leads)
     print(f"leads {len(t):,}; load average before: {os.getloadavg()}; cores {os.cpu_count()}")

@@ -62,7 +62,7 @@ PHASES = """
 import sys, time, json
 t0 = time.perf_counter()
 import funnel_models as fm
-from funnel_models.stalls import _act_now, _findings, _prepare
+from funnel_models.analysis.stalls import _act_now, _findings, _prepare
 t1 = time.perf_counter()
 inputs = _prepare(sys.argv[1])
 t2 = time.perf_counter()

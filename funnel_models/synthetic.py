@@ -1237,7 +1237,7 @@ class _Truth:
 
 
 def _run(n_leads, seed, as_of, chunk_size, sink, show_progress=False) -> dict:
-    from funnel_models._progress import progress
+    from funnel_models.core._progress import progress
 
     as_of_ts = _parse_as_of(as_of)
     it = _iter_chunks(n_leads, seed, as_of_ts, chunk_size)
@@ -1410,7 +1410,7 @@ def generate(
     >>> truth["rows"]["leads"]
     400
     """
-    from funnel_models.stages import Funnel
+    from funnel_models.core.funnel import Funnel
 
     _check(n_leads, chunk_size, file_format, seed)
     _parse_as_of(as_of)

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 import funnel_models as fm
-from funnel_models.attribution import markov_removal_effects
+from funnel_models.analysis.attribution import markov_removal_effects
 
 # a: fair -> web -> WON;  b: web -> WON;  c: fair -> email -> (no conversion)
 J = pd.DataFrame(

@@ -16,7 +16,8 @@ import pytest
 
 import funnel_models as fm
 from funnel_models import FunnelDataError
-from funnel_models.sources import files
+from funnel_models.core import dataset as dataset_module
+from funnel_models.io import files
 from funnel_models.synthetic import generate_tables
 
 MULTILINE_REASON = 'not a fit,\nsaid "no"'
@@ -183,7 +184,7 @@ def test_whole_files_give_the_hand_checked_rejections(planted, file_format):
 def test_chunks_give_the_result_of_whole_files(planted, file_format, chunk_rows, monkeypatch):
     whole = fm.load(planted[file_format])
     chunked = load_in_chunks(planted[file_format], chunk_rows, monkeypatch)
-    for table in fm.dataset.TABLES:
+    for table in dataset_module.TABLES:
         pd.testing.assert_frame_equal(chunked.table(table), whole.table(table), obj=table)
     pd.testing.assert_frame_equal(chunked.rejected, whole.rejected)
     assert dict(chunked.rows_read) == dict(whole.rows_read)
@@ -232,13 +233,13 @@ def test_empty_parquet_table_is_an_empty_table(tmp_path):
 
 def test_colliding_first_hashes_are_told_apart_by_the_second(planted, monkeypatch):
     whole = fm.load(planted["parquet"])
-    real_hash = fm.dataset._SeenKeys._hash
+    real_hash = dataset_module._SeenKeys._hash
 
     def coarse_hash(self, keys):
         hashes, checks = real_hash(self, keys)
         return hashes % np.uint64(3), checks  # every key shares its first hash with many
 
-    monkeypatch.setattr(fm.dataset._SeenKeys, "_hash", coarse_hash)
+    monkeypatch.setattr(dataset_module._SeenKeys, "_hash", coarse_hash)
     chunked = load_in_chunks(planted["parquet"], 7, monkeypatch)
     pd.testing.assert_frame_equal(chunked.rejected, whole.rejected)
     pd.testing.assert_frame_equal(chunked.activities, whole.activities)

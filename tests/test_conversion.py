@@ -11,7 +11,7 @@ import pytest
 from sksurv.nonparametric import cumulative_incidence_competing_risks
 
 import funnel_models as fm
-from funnel_models._stats import cumulative_incidence
+from funnel_models.analysis._survival import cumulative_incidence
 
 
 def make_dataset(events, leads_extra=None):

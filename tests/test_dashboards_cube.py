@@ -1,4 +1,4 @@
-"""The dashboards' cached aggregates (funnel_models._cube): golden values by hand on a 6-lead
+"""The dashboards' cached aggregates (funnel_models.app._cube): golden values by hand on a 6-lead
 log, the binned Aalen–Johansen against scikit-survival's exact estimator, and recovery of the
 generator's planted effects and true cohort conversion (ground_truth.json)."""
 
@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import funnel_models as fm
-from funnel_models._cube import EDGES_DAYS, FunnelCube, _binned_incidence, day_bin
+from funnel_models.app._cube import EDGES_DAYS, FunnelCube, _binned_incidence, day_bin
 
 AS_OF = "2026-06-15 00:00"
 

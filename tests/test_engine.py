@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import funnel_models as fm
-from funnel_models.spells import SPELL_COLUMNS
+from funnel_models.analysis.visits import SPELL_COLUMNS
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +116,7 @@ def test_spark_gives_the_same_stalls_and_act_now_list(generated, capsys):
     assert len(act_duck) > 0 and act_spark.index.tolist() == act_duck.index.tolist()
     np.testing.assert_allclose(act_spark["days_over"], act_duck["days_over"])
     # nothing stays cached or registered in the shared Spark session
-    from funnel_models.engine import spark_session
+    from funnel_models.core.engine import spark_session
 
     session = spark_session()
     left = [t.name for t in session.catalog.listTables() if t.name.startswith("fm_spells")]

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from funnel_models._parsing import parse_booleans, parse_ids, parse_numbers, parse_timestamps
+from funnel_models.core._parsing import parse_booleans, parse_ids, parse_numbers, parse_timestamps
 
 UTC = "UTC"
 

@@ -1,4 +1,4 @@
-"""Figures and HTML panels of funnel_models.plots: the numbers they show are the numbers given."""
+"""Figures and HTML panels of funnel_models.viz.plots: the numbers they show are the numbers given."""
 
 from __future__ import annotations
 

@@ -12,9 +12,9 @@ def test_every_public_name_resolves():
 
 
 def test_functions_named_like_their_module_stay_functions_after_the_module_loads():
-    import funnel_models.conversion
-    import funnel_models.paths
-    import funnel_models.time_in_stage  # noqa: F401
+    import funnel_models.analysis.conversion
+    import funnel_models.analysis.paths
+    import funnel_models.analysis.time_in_stage  # noqa: F401
 
     for name in ("spells", "paths", "time_in_stage"):
         assert callable(getattr(fm, name)), name

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import funnel_models as fm
-from funnel_models.scoring import metrics
+from funnel_models.models.scoring import metrics
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 SALVIRT = DATA / "salvirt_b2b_opportunities" / "B2B_dataset.csv"

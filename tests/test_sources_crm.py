@@ -13,7 +13,7 @@ import pytest
 
 import funnel_models as fm
 from funnel_models import FunnelConfigError, FunnelDataError
-from funnel_models.sources import detect_format
+from funnel_models.io import detect_format
 
 FIX = Path(__file__).parent / "fixtures"
 

@@ -17,7 +17,7 @@ import pytest
 
 import funnel_models as fm
 from funnel_models import FunnelDataError
-from funnel_models.dataset import TABLES
+from funnel_models.core.dataset import TABLES
 from funnel_models.synthetic import generate
 
 AS_OF = "2026-09-30"

@@ -9,7 +9,7 @@ import pytest
 
 import funnel_models as fm
 from funnel_models import FunnelConfigError
-from funnel_models.sources import detect_format
+from funnel_models.io import detect_format
 
 MAP = Path(__file__).parent / "fixtures" / "mapping"
 

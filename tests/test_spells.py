@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import funnel_models as fm
-from funnel_models.spells import SPELL_COLUMNS
+from funnel_models.analysis.visits import SPELL_COLUMNS
 
 
 def make_dataset(events, leads=None):

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import funnel_models as fm
-from funnel_models.stalls import _KM
+from funnel_models.analysis.stalls import _KM
 
 T0 = pd.Timestamp("2024-01-01", tz="UTC")
 AS_OF = T0 + pd.Timedelta(days=365.25)  # exactly one year of data: per-year == counts
@@ -251,8 +251,8 @@ def test_aggregated_km_matches_scikit_survival_on_the_grid():
     sksurv = pytest.importorskip("sksurv.nonparametric")
     import ibis
 
-    from funnel_models.engine import bin_upper_days, duration_bin
-    from funnel_models.stalls import _Curves, _matrix
+    from funnel_models.analysis.stalls import _Curves, _matrix
+    from funnel_models.core.engine import bin_upper_days, duration_bin
 
     rng = np.random.default_rng(7)
     hours = rng.integers(0, 600, 400).astype(float)
@@ -284,7 +284,7 @@ def test_integer_duration_bins_equal_the_ibis_grid_and_hand_values():
     import duckdb
     import ibis
 
-    from funnel_models.engine import duration_bin, duration_bin_sql
+    from funnel_models.core.engine import duration_bin, duration_bin_sql
 
     minute, hour, day = 60_000_000, 3_600_000_000, 86_400_000_000
     by_hand = {
@@ -315,8 +315,8 @@ def test_integer_duration_bins_equal_the_ibis_grid_and_hand_values():
 def test_segment_codes_packed_into_several_words_equal_the_dataset_path(folder, tmp_path):
     # nine columns of 300 values (9 bits each) need two 64-bit words; a value may be
     # missing; the fast path's counts and lead combinations equal the portable path's
-    from funnel_models._parquet import open_parquet_folder
-    from funnel_models.stalls import _prepare
+    from funnel_models.analysis.stalls import _prepare
+    from funnel_models.io._parquet import open_parquet_folder
 
     leads = pd.read_parquet(folder / "leads.parquet")
     rng = np.random.default_rng(5)
@@ -351,8 +351,8 @@ def test_segment_codes_packed_into_several_words_equal_the_dataset_path(folder, 
 
 
 def test_win_probabilities_from_counts_equal_the_markov_model(generated):
-    from funnel_models.engine import stage_transition_expr
-    from funnel_models.stalls import _prepare, _win_probabilities
+    from funnel_models.analysis.stalls import _prepare, _win_probabilities
+    from funnel_models.core.engine import stage_transition_expr
 
     ds = generated[0]
     inputs = _prepare(ds, by=[])
@@ -392,7 +392,7 @@ def test_parquet_folder_gives_the_same_findings_as_the_dataset(folder):
 def test_parquet_row_checks_count_what_load_rejects(folder, tmp_path):
     # plant bad rows of every kind the stalls path checks, then compare the SQL checks'
     # counts with the pandas validator of fm.load, rule by rule
-    from funnel_models._parquet import open_parquet_folder
+    from funnel_models.io._parquet import open_parquet_folder
 
     leads = pd.read_parquet(folder / "leads.parquet")
     events = pd.read_parquet(folder / "stage_events.parquet")
@@ -434,7 +434,7 @@ def test_parquet_row_checks_count_what_load_rejects(folder, tmp_path):
         a[["segment", "kind", "n"]].values.tolist() == b[["segment", "kind", "n"]].values.tolist()
     )
     # the visits themselves (duplicates left out, the window recomputed) equal load's
-    from funnel_models.stalls import _prepare
+    from funnel_models.analysis.stalls import _prepare
 
     fast, slow = _prepare(tmp_path, by=["source"]), _prepare(ds, by=["source"])
     assert fast.rows["rejected"].sum() > 10
@@ -464,8 +464,8 @@ def test_grouping_sets_equal_the_union_of_group_bys(folder):
     # Two shortcuts against the portable Ibis expression (one group-by per column, unioned)
     # over the spells of the loaded dataset: DuckDB's GROUPING SETS on the same spells, and
     # the Parquet fast path's coded visits (integer codes, its own window and row checks).
-    from funnel_models.engine import stall_aggregate_expr, stall_aggregates
-    from funnel_models.stalls import _prepare
+    from funnel_models.analysis.stalls import _prepare
+    from funnel_models.core.engine import stall_aggregate_expr, stall_aggregates
 
     generic = _prepare(fm.load(folder))
     coded = _prepare(folder)
@@ -513,7 +513,7 @@ def test_a_spells_frame_alone_is_accepted(folder):
 
 def test_parquet_path_with_an_earlier_as_of_equals_the_dataset_path(folder):
     # events after as_of are accepted rows but neither visits nor exits: both paths agree
-    from funnel_models.stalls import _prepare
+    from funnel_models.analysis.stalls import _prepare
 
     as_of = "2025-09-15"
     coded = _prepare(folder, as_of)
@@ -541,8 +541,8 @@ def test_parquet_path_with_an_earlier_as_of_equals_the_dataset_path(folder):
 # ---------------------------------------------------------------- awkward Parquet folders
 def _both_paths(folder, by, as_of=None, thresholds=None, limit=None, fast=True):
     """The Parquet fast path and the dataset path on one folder: their answers, compared."""
-    from funnel_models._parquet import open_parquet_folder
-    from funnel_models.stalls import _prepare
+    from funnel_models.analysis.stalls import _prepare
+    from funnel_models.io._parquet import open_parquet_folder
 
     assert (open_parquet_folder(folder, attributes=lambda have: by) is not None) == fast
     a, b = _prepare(folder, as_of, by=by), _prepare(fm.load(folder), as_of, by=by)
@@ -699,8 +699,8 @@ def test_opportunity_and_account_columns_the_fast_path_reads_or_leaves(tmp_path)
 
 
 def test_the_fast_path_strips_the_lead_columns_load_strips():
-    from funnel_models._parquet import STRIPPED_LEAD_COLUMNS
-    from funnel_models.dataset import SCHEMA
+    from funnel_models.core.dataset import SCHEMA
+    from funnel_models.io._parquet import STRIPPED_LEAD_COLUMNS
 
     spec = SCHEMA["leads"]["optional"]
     assert set(STRIPPED_LEAD_COLUMNS) == {c for c, kind in spec.items() if kind in ("id", "text")}
@@ -709,7 +709,7 @@ def test_the_fast_path_strips_the_lead_columns_load_strips():
 def test_id_and_text_columns_are_text_on_both_paths_and_no_accounts_no_flag(tmp_path):
     # fm.load reads `source` and `account_id` as text whatever the file stores; without an
     # accounts table there is no target_account flag on either path
-    from funnel_models.stalls import _prepare
+    from funnel_models.analysis.stalls import _prepare
 
     ids = [f"L{i}" for i in range(12)]
     leads = pd.DataFrame({"lead_id": ids, "created_at": [T0] * 12, "source": [1, 2, 3] * 4,

@@ -9,7 +9,7 @@ import pytest
 from sksurv.nonparametric import kaplan_meier_estimator
 
 import funnel_models as fm
-from funnel_models._stats import kaplan_meier, km_quantile, wilson_interval
+from funnel_models.analysis._survival import kaplan_meier, km_quantile, wilson_interval
 
 
 def make_dataset(events, extra=None):

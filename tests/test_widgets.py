@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from funnel_models import widgets
-from funnel_models.widgets import PLOTLY_MIME
+from funnel_models.app.widgets import PLOTLY_MIME
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from funnel_models.dashboard import default_source, voila_command, voila_env
+    from funnel_models.app.voila import default_source, voila_command, voila_env
 
     if args.source is None:
         source = default_source()

@@ -44,7 +44,7 @@ def add_parser(subparsers) -> None:
 def _parse_as_of(text):
     if text is None:
         return None
-    from funnel_models.engine import resolve_as_of
+    from funnel_models.core.engine import resolve_as_of
 
     try:
         return resolve_as_of(text)
@@ -56,9 +56,9 @@ def _parse_as_of(text):
 
 def funnel_table(dataset, as_of=None, *, by=None, days=90, engine="duckdb") -> pd.DataFrame:
     """The table the command prints (conversion + time in stage joined per stage)."""
-    from funnel_models.conversion import step_conversion
-    from funnel_models.spells import spells
-    from funnel_models.time_in_stage import time_in_stage
+    from funnel_models.analysis.conversion import step_conversion
+    from funnel_models.analysis.time_in_stage import time_in_stage
+    from funnel_models.analysis.visits import spells
 
     s = spells(dataset, as_of, engine=engine)
     conv = step_conversion(dataset, days=[days], by=by, spells=s)

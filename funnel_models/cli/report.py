@@ -25,7 +25,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from funnel_models.report import write_report, write_slides
+    from funnel_models.app.report import write_report, write_slides
 
     dataset = load_from_args(args)  # fails early, in one line, on an unusable source
     if args.slides:

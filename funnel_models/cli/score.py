@@ -98,9 +98,9 @@ def _parse_time_column(frame: pd.DataFrame, col: str | None) -> pd.DataFrame:
 
 
 def run_fit(args) -> int:
-    from funnel_models._features import latest_timestamp
+    from funnel_models.analysis._features import latest_timestamp
     from funnel_models.cli.validate import load_from_args
-    from funnel_models.scoring import LeadScorer
+    from funnel_models.models.scoring import LeadScorer
 
     scorer = LeadScorer(
         target=args.target,
@@ -174,9 +174,9 @@ def run_fit(args) -> int:
 
 
 def run_apply(args) -> int:
-    from funnel_models._csv import write_safe_csv
     from funnel_models.cli.validate import load_from_args
-    from funnel_models.scoring import LeadScorer
+    from funnel_models.core._csv import write_safe_csv
+    from funnel_models.models.scoring import LeadScorer
 
     scorer = LeadScorer.load(args.model)
     if is_flat_file(args.source):

@@ -61,9 +61,9 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from funnel_models._time import resolve_as_of
-    from funnel_models.stages import Funnel
-    from funnel_models.stalls import _act_now, _findings, _prepare
+    from funnel_models.analysis.stalls import _act_now, _findings, _prepare
+    from funnel_models.core._time import resolve_as_of
+    from funnel_models.core.funnel import Funnel
 
     if args.min_leads < 1:
         raise FunnelConfigError(f"--min-leads must be at least 1, got {args.min_leads}")

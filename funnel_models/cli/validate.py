@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import sys
 
-from funnel_models._csv import write_safe_csv
-from funnel_models.sources import FORMATS
+from funnel_models.core._csv import write_safe_csv
+from funnel_models.io import FORMATS
 
 SHOWN = 10
 
@@ -56,7 +56,7 @@ def add_source_arguments(p) -> None:
 
 
 def load_from_args(args):
-    from funnel_models.dataset import load
+    from funnel_models.io import load
 
     return load(
         args.source,

@@ -1,0 +1,1 @@
+"""funnel_models.models."""
