@@ -232,3 +232,24 @@ def test_shuffling_rows_changes_nothing(rows, rnd):
     assert (a["days_in_stage"] >= 0).all()
     assert set(a["outcome"]) <= set(fm.spells.__globals__["OUTCOMES"])
     assert np.array_equal(a["censored"].to_numpy(), (a["outcome"] == "open").to_numpy())
+
+
+def test_dataset_visits_relation_gives_the_hand_checked_visits():
+    """ds.visits() is the relation every analysis reads; checked on paper here."""
+    leads = pd.DataFrame({"lead_id": ["a", "b"], "created_at": ["2024-01-01"] * 2})
+    events = pd.DataFrame(
+        {
+            "lead_id": ["a", "a", "a", "b"],
+            "stage": ["Lead", "MQL", "Lost", "Lead"],
+            "entered_at": ["2024-01-01", "2024-01-03", "2024-01-04", "2024-01-02"],
+        }
+    )
+    ds = fm.FunnelDataset.from_frames(leads=leads, stage_events=events)
+    got = ds.backend.execute(ds.visits("2024-01-10")).sort_values(["lead_id", "entered_at"])
+    rows = got[["lead_id", "stage", "visit", "outcome", "days_in_stage", "censored"]]
+    assert rows.values.tolist() == [
+        ["a", "Lead", 1, "advanced", 2.0, False],
+        ["a", "MQL", 1, "lost", 1.0, False],
+        ["b", "Lead", 1, "open", 8.0, True],
+    ]
+    assert ds.backend.execute(ds.relation("leads").count()) == 2

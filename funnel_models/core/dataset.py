@@ -175,6 +175,8 @@ class FunnelDataset:
     rows_read: Mapping[str, int]
     source: str = "<memory>"
     options: Mapping[str, Any] = field(default_factory=dict)
+    _backend: Any = field(default=None, init=False, compare=False)
+    _relations: dict = field(default_factory=dict, init=False, compare=False)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -204,9 +206,62 @@ class FunnelDataset:
 
     # ------------------------------------------------------------------ reporting
     def table(self, name: str) -> pd.DataFrame:
+        """A canonical table as pandas (small results and analysts' exploration)."""
         if name not in TABLES:
             raise KeyError(f"unknown table {name!r}; tables are {', '.join(TABLES)}")
         return getattr(self, name)
+
+    # ------------------------------------------------------------------ engine
+    @property
+    def backend(self):
+        """The Ibis backend the relations live on (an in-process DuckDB, created once)."""
+        if self._backend is None:
+            from funnel_models.core.engine import connect
+
+            self._backend = connect("duckdb")
+        return self._backend
+
+    def relation(self, name: str):
+        """A canonical table as an Ibis relation on :attr:`backend` (for heavy work).
+
+        Analyses read the data through relations and bring back only small
+        results; :meth:`table` is the pandas view of the same rows.
+        """
+        if name not in TABLES:
+            raise KeyError(f"unknown table {name!r}; tables are {', '.join(TABLES)}")
+        if name not in self._relations:
+            import ibis
+
+            frame = self.table(name).copy()
+            frame.attrs = {}  # Ibis cannot serialise a Timestamp in attrs
+            for col in frame.columns:
+                if frame[col].dtype == object or str(frame[col].dtype) in ("str", "string"):
+                    frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
+            schema = {c: "string" for c in frame.columns if frame[c].isna().all()}
+            self._relations[name] = self.backend.create_table(
+                f"fm_{name}", ibis.memtable(frame, schema=schema or None), temp=True
+            )
+        return self._relations[name]
+
+    def latest_event(self) -> pd.Timestamp | None:
+        """The latest ``entered_at`` of the stage events: the default ``as_of``."""
+        from funnel_models.core._time import resolve_as_of
+
+        value = self.backend.execute(self.relation("stage_events").entered_at.max())
+        return None if value is None or pd.isna(value) else resolve_as_of(value)
+
+    def visits(self, as_of: Any = None):
+        """Stage visits censored at ``as_of`` (default: :meth:`latest_event`), as a relation.
+
+        See :func:`funnel_models.core.visits.visits_expr` for the columns.
+        """
+        from funnel_models.core._time import resolve_as_of
+        from funnel_models.core.visits import visits_expr
+
+        as_of_ts = resolve_as_of(as_of) or self.latest_event()
+        if as_of_ts is None:
+            raise FunnelDataError("the stage_events table is empty: there is nothing to analyse")
+        return visits_expr(self.relation("stage_events"), self.funnel, as_of_ts)
 
     @property
     def summary(self) -> pd.DataFrame:

@@ -309,105 +309,11 @@ def _small_table(con, frame: pd.DataFrame, engine: str, prefix: str) -> ir.Table
 
 
 # ---------------------------------------------------------------------- expressions
-def _stage_table(funnel: Funnel) -> pd.DataFrame:
-    progression = funnel.progression
-    rows = []
-    for name in funnel.names:
-        stage = funnel.stage(name)
-        rows.append(
-            {
-                "stage": name,
-                "stage_rank": funnel.rank(name),
-                "prog_rank": progression.index(name) if name in progression else -1,
-                "stage_kind": stage.kind or "progression",
-            }
-        )
-    return pd.DataFrame(rows)
-
-
 def spell_expr(log: EventLog, as_of: pd.Timestamp, *, visits: bool = True) -> ir.Table:
-    """Stage visits as an Ibis expression (see :func:`funnel_models.analysis.visits`).
+    """Stage visits of an event log (:func:`funnel_models.core.visits.visits_expr`)."""
+    from funnel_models.core.visits import visits_expr
 
-    Columns: lead_id, stage, visit, entered_at, exited_at, next_stage, outcome,
-    days_in_stage, censored, then any other stage_events columns of the entry
-    event. ``visits=False`` leaves out ``visit`` (the visit number needs a
-    second sort of the log, by lead and stage).
-    """
-    funnel = log.funnel
-    stages = _stage_table(funnel)
-    cur = _small_table(log.con, stages, log.engine, "stages")
-    nxt = _small_table(
-        log.con,
-        stages.rename(
-            columns={
-                "stage": "n_stage",
-                "stage_rank": "n_rank",
-                "prog_rank": "n_prog",
-                "stage_kind": "n_kind",
-            }
-        ),
-        log.engine,
-        "next_stages",
-    )
-    as_of_lit = ibis.literal(as_of.to_pydatetime(), type=ibis.dtype("timestamp('UTC')"))
-    ev = log.events
-    ev = ev.filter(ev.entered_at <= as_of_lit).join(cur, "stage")
-    order = [ev.entered_at, ev.stage_rank]
-    w = ibis.window(group_by=ev.lead_id, order_by=order)
-    wv = ibis.window(group_by=[ev.lead_id, ev.stage], order_by=order)
-    ev = ev.mutate(
-        next_stage=ev.stage.lead().over(w),
-        exited_at=ev.entered_at.lead().over(w),
-        visit=(ibis.row_number().over(wv) + 1).cast("int64") if visits else ibis.literal(0),
-    )
-    recycled = funnel.outcome_stage("recycled")
-    keep = ev.stage_kind == "progression"
-    if recycled is not None:
-        keep = keep | (ev.stage == recycled)
-    ev = ev.filter(keep)
-    ev = ev.left_join(nxt, ev.next_stage == nxt.n_stage).drop("n_stage")
-    is_open = ev.next_stage.isnull()
-    outcome = ibis.cases(
-        (is_open, "open"),
-        ((ev.stage_kind == "recycled") & (ev.n_kind == "progression"), "reentered"),
-        (ev.n_kind != "progression", ev.n_kind),
-        (ev.n_prog == ev.prog_rank + 1, "advanced"),
-        (ev.n_prog > ev.prog_rank + 1, "skipped"),
-        else_="backward",
-    )
-    end = ibis.coalesce(ev.exited_at, as_of_lit)
-    days = (end.epoch_seconds() - ev.entered_at.epoch_seconds()).cast("float64") / 86400.0
-    extra = [
-        c
-        for c in ev.columns
-        if c
-        not in {
-            "lead_id",
-            "stage",
-            "visit",
-            "entered_at",
-            "exited_at",
-            "next_stage",
-            "stage_rank",
-            "prog_rank",
-            "stage_kind",
-            "n_rank",
-            "n_prog",
-            "n_kind",
-        }
-    ]
-    return ev.select(
-        "lead_id",
-        "stage",
-        "visit",
-        "entered_at",
-        "exited_at",
-        "next_stage",
-        outcome=outcome,
-        days_in_stage=days,
-        censored=is_open,
-        **{c: ev[c] for c in extra},
-    )
+    return visits_expr(log.events, log.funnel, as_of, visit_numbers=visits)
 
 
 def transition_expr(spells: ir.Table, quantiles: Sequence[float] = (0.5, 0.9)) -> ir.Table:
