@@ -41,7 +41,8 @@ def add_source_arguments(p) -> None:
     p.add_argument(
         "source",
         metavar="SOURCE",
-        help="dataset folder, Excel workbook, database URL or CRM export (see --format)",
+        help="funnel store, dataset folder, Excel workbook, database URL or CRM export "
+        "(see --format)",
     )
     p.add_argument(
         "--format", default="auto", choices=FORMATS, help="kind of SOURCE (default: auto)"

@@ -147,7 +147,7 @@ class EventLog:
         ----------
         source
             A :class:`~funnel_models.FunnelDataset` (its validated
-            ``stage_events``); a pandas DataFrame of stage events; a Parquet or
+            ``stage_events``, read in its store on DuckDB); a pandas DataFrame of stage events; a Parquet or
             CSV file of stage events; a folder holding ``stage_events.parquet``
             or ``.csv``; or ``duckdb:///file.duckdb`` / ``sqlite:///file.db``
             holding a ``stage_events`` table. Files and databases are read by
@@ -168,6 +168,9 @@ class EventLog:
             raise FunnelConfigError(
                 f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}"
             )
+        if isinstance(source, FunnelDataset) and engine == "duckdb":
+            if con is None or con is source.backend:  # the store's own relation
+                return cls(source.backend, source.relation("stage_events"), funnel or source.funnel)
         con = con if con is not None else connect(engine)
         if isinstance(source, FunnelDataset):
             funnel = funnel or source.funnel

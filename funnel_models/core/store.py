@@ -54,7 +54,16 @@ from funnel_models.core.schema import (
     column_kinds,
 )
 
-__all__ = ["FORMAT", "VERSION", "Store", "arrow_batches", "is_store", "open_store", "write_store"]
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "Store",
+    "arrow_batches",
+    "connect_readonly",
+    "is_store",
+    "open_store",
+    "write_store",
+]
 
 FORMAT = "funnel_models store"
 VERSION = 1
@@ -115,7 +124,7 @@ def is_store(path: str | Path) -> bool:
     if head[8:12] != b"DUCK":
         return False
     try:
-        con = _connect_readonly(path)
+        con = connect_readonly(path)
     except Exception:
         return False
     try:
@@ -124,14 +133,23 @@ def is_store(path: str | Path) -> bool:
         con.close()
 
 
-def _connect_readonly(path: Path):
+def connect_readonly(path: str | Path):
+    """A DuckDB connection to a database file, read-only and without access to other files.
+
+    The file is attached to a fresh in-memory database (never DuckDB's shared
+    instance of that path, so a file replaced since is read anew and readers of
+    the old one keep it); then file access is switched off for good, so a view
+    in the file that reads another file fails instead.
+    """
     import duckdb
 
-    return duckdb.connect(
-        str(path),
-        read_only=True,
-        config={"enable_external_access": False, "enable_progress_bar": False},
-    )
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"ATTACH {_literal(str(path))} AS store (READ_ONLY)")
+    con.execute("USE store")
+    con.execute("SET enable_external_access = false")
+    return con
 
 
 def _marker(con) -> dict[str, str] | None:
@@ -150,7 +168,7 @@ def open_store(path: str | Path) -> Store:
 
     path = Path(path)
     try:
-        con = _connect_readonly(path)
+        con = connect_readonly(path)
     except Exception as exc:
         raise FunnelDataError(
             f"{path}: cannot open the funnel store ({_first_line(exc)})"
@@ -166,7 +184,6 @@ def open_store(path: str | Path) -> Store:
             f"{path}: funnel store version {version}; this funnel_models reads version "
             f"{VERSION}. Ingest the source again: funnel-models ingest SOURCE --store {path}"
         )
-    con.execute("SET TimeZone = 'UTC'")
     rows = dict(con.execute(f"SELECT table_name, rows_read FROM {TABLE_ROWS}").fetchall())
     return Store(
         backend=ibis.duckdb.from_connection(con),
@@ -341,7 +358,6 @@ def _validate_table(backend, name: str, table: RawRelation, ctx, work) -> int:
     """Check one raw table; write its accepted rows as ``name`` and its rejected rows."""
     import ibis
 
-    from funnel_models.core._parsing import raw_name
     from funnel_models.core.rules import (
         CODE,
         DETAIL,
@@ -363,7 +379,6 @@ def _validate_table(backend, name: str, table: RawRelation, ctx, work) -> int:
         ).fetchall()
         define_stage_names(con, ctx.funnel, [v for (v,) in values])
     data = [c for c in relation.columns if not c.startswith("__fm_")]
-    kinds = column_kinds(name)
     problems = [c for c in PROBLEM_COLUMNS if c in relation.columns]
     shape = (
         name,
@@ -374,16 +389,12 @@ def _validate_table(backend, name: str, table: RawRelation, ctx, work) -> int:
     )
 
     def rejected_sql() -> str:
+        # Narrow: the window of a duplicate rule carries only what these columns need.
         checked, _ = check(relation, name, ctx, source=table.source)
-        record = {
-            f"__fm_record_{i}": checked[raw_name(c) if c in kinds else c]
-            for i, c in enumerate(data)
-        }
         rejected = checked.filter(checked[CODE].notnull()).select(
             checked[POS], checked[ROW], checked[SRC], checked[CODE], checked[VALUE],
             checked[DETAIL], *[checked[c] for c in problems],
             **({"lead_id": checked["lead_id"]} if name == "leads" else {}),
-            **record,
         )  # fmt: skip
         return ibis.to_sql(rejected, dialect="duckdb")
 
@@ -417,7 +428,7 @@ def _validate_table(backend, name: str, table: RawRelation, ctx, work) -> int:
         where = f"WHERE get_bit((SELECT bits FROM fm_bits_{name}), ({POS} - 1)::INTEGER) = 0"
     con.execute(f"CREATE TABLE {name} AS SELECT * EXCLUDE ({POS}) FROM ({select}) {where}")
     if n_rejected:
-        _write_rejected(con, name, temp, rules, data, problems)
+        _write_rejected(con, name, temp, rules, data)
     else:
         con.execute(f"DROP TABLE {temp}")
     return int(n_read)
@@ -461,8 +472,12 @@ def _text_types(backend, relation, name: str, data: list[str]) -> dict[str, str]
     return out
 
 
-def _write_rejected(con, name: str, temp: str, rules, data: list[str], problems) -> None:
-    """Render the sentences and records of a table's rejected rows into ``rejected``."""
+def _write_rejected(con, name: str, temp: str, rules, data: list[str]) -> None:
+    """Render the sentences and records of a table's rejected rows into ``rejected``.
+
+    The records (every column as read) come from one pass over the raw table,
+    for the rejected positions only.
+    """
     from funnel_models.core.rules import render_reasons
 
     if name == "leads":
@@ -470,10 +485,17 @@ def _write_rejected(con, name: str, temp: str, rules, data: list[str], problems)
             f'CREATE TEMP TABLE fm_rejected_lead_ids AS SELECT lead_id, min({ROW}) AS "row" '
             f"FROM {temp} WHERE lead_id IS NOT NULL GROUP BY lead_id"
         )
+    columns = ", ".join(f"r.{_q(c)} AS __fm_record_{i}" for i, c in enumerate(data))
+    con.execute(
+        f"CREATE TEMP TABLE fm_records AS SELECT r.{POS}, {columns} FROM fm_raw_{name} r "
+        f"SEMI JOIN {temp} USING ({POS})"
+    )
     last = 0
     while True:
         frame = con.execute(
-            f"SELECT * FROM {temp} WHERE {POS} > ? ORDER BY {POS} LIMIT {_BATCH_ROWS}", [last]
+            f"SELECT * FROM {temp} JOIN fm_records USING ({POS}) WHERE {POS} > ? "
+            f"ORDER BY {POS} LIMIT {_BATCH_ROWS}",
+            [last],
         ).df()
         if frame.empty:
             break
@@ -498,11 +520,11 @@ def _write_rejected(con, name: str, temp: str, rules, data: list[str], problems)
             }
         )
         con.register("fm_rejected_batch", out)
-        con.execute(
-            f"INSERT INTO rejected SELECT {', '.join(_q(c) for c in REJECTED_COLUMNS)} FROM fm_rejected_batch"
-        )
+        columns_out = ", ".join(_q(c) for c in REJECTED_COLUMNS)
+        con.execute(f"INSERT INTO rejected SELECT {columns_out} FROM fm_rejected_batch")
         con.unregister("fm_rejected_batch")
     con.execute(f"DROP TABLE {temp}")
+    con.execute("DROP TABLE fm_records")
 
 
 def arrow_batches(relation, rows: int):
@@ -596,6 +618,10 @@ def _sql(backend, relation) -> str:
     import ibis
 
     return ibis.to_sql(relation, dialect="duckdb")
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _q(name: str) -> str:

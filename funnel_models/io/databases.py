@@ -94,8 +94,10 @@ def _read_sqlite(path: Path) -> dict[str, pd.DataFrame]:
 def _read_duckdb(path: Path) -> dict[str, RawRelation]:
     import duckdb
 
+    from funnel_models.core.store import connect_readonly
+
     try:
-        con = duckdb.connect(str(path), read_only=True, config={"enable_external_access": False})
+        con = connect_readonly(path)
     except duckdb.Error as exc:
         raise FunnelDataError(
             f"{path}: not a readable DuckDB database ({_first_line(exc)})"
@@ -103,7 +105,8 @@ def _read_duckdb(path: Path) -> dict[str, RawRelation]:
     names = {
         row[0].lower(): row[0]
         for row in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'main'"
+            "select table_name from information_schema.tables "
+            "where table_catalog = 'store' and table_schema = 'main'"
         ).fetchall()
     }
     return {t: DuckDBTable(con, path, names[t]) for t in TABLES if t in names}
