@@ -168,9 +168,10 @@ class EventLog:
             raise FunnelConfigError(
                 f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}"
             )
-        if isinstance(source, FunnelDataset) and engine == "duckdb":
-            if con is None or con is source.backend:  # the store's own relation
-                return cls(source.backend, source.relation("stage_events"), funnel or source.funnel)
+        own = con is None or con is getattr(source, "backend", None)
+        if isinstance(source, FunnelDataset) and engine == "duckdb" and own:
+            # the events in the dataset's store, no pandas round trip
+            return cls(source.backend, source.relation("stage_events"), funnel or source.funnel)
         con = con if con is not None else connect(engine)
         if isinstance(source, FunnelDataset):
             funnel = funnel or source.funnel
