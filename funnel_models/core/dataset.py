@@ -207,10 +207,25 @@ class FunnelDataset:
         from funnel_models.core._time import resolve_as_of
         from funnel_models.core.visits import visits_expr
 
+        self.require_events()
         as_of_ts = resolve_as_of(as_of)
         if as_of_ts is None or as_of_ts == self.as_of:
             return self._store.visits()
         return visits_expr(self.relation("stage_events"), self.funnel, as_of_ts)
+
+    def require_events(self) -> None:
+        """Raise a one-line :class:`FunnelDataError` saying why, when no stage event was accepted."""
+        if self._counts()["stage_events"]:
+            return
+        read = self.rows_read.get("stage_events", 0)
+        if not read:
+            raise FunnelDataError("the stage_events table is empty: there is nothing to analyse")
+        why = self.rejection_reasons.query("table == 'stage_events'")
+        rules = ", ".join(f"{r} {n:,}" for r, n in zip(why["rule"], why["rows"], strict=True))
+        raise FunnelDataError(
+            f"no stage event passed the row checks ({read:,} read; rejected: {rules}); "
+            f"`funnel-models validate {self.path or self.source}` lists them"
+        )
 
     # ------------------------------------------------------------------ reporting
     @property

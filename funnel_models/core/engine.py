@@ -168,6 +168,8 @@ class EventLog:
             raise FunnelConfigError(
                 f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}"
             )
+        if isinstance(source, FunnelDataset) and source.rows_read.get("stage_events"):
+            source.require_events()  # events were read and every one was rejected: say why
         own = con is None or con is getattr(source, "backend", None)
         if isinstance(source, FunnelDataset) and engine == "duckdb" and own:
             # the events in the dataset's store, no pandas round trip
