@@ -390,16 +390,20 @@ def check(raw: ir.Table, table: str, ctx: Context, *, source: str = "") -> tuple
     rules = table_rules(table, raw.columns, ctx.funnel)
     if any(r.name == "orphan lead_id" for r in rules):
         t = _with_leads(t, ctx)
-    # One flat CASE per run of row rules (the first true branch wins); a duplicate rule
-    # needs the codes so far as a column, to number the copies among the rows left.
-    branches: list[tuple[ir.BooleanValue, int]] = []
+    # One flat CASE per run of row rules (the first true branch wins). A duplicate rule
+    # numbers the copies among the rows left, so the codes, values and details so far
+    # become columns first: the window then carries those (mostly NULL) and the keys,
+    # not the raw columns the sentences quote.
+    branches: list[tuple[ir.BooleanValue, Any]] = []
+    pending: list[int] = []  # rules whose value and detail are not columns yet
     for i, rule in enumerate(rules):
         if not rule.keys:
             branches.append((rule.when(t).fill_null(False), i))
+            pending.append(i)
             continue
         t = t.mutate(**{CODE: _first_hit(branches)})
-        code = t[CODE]
-        alive = code.isnull()
+        t = _explained(t, rules, pending)
+        alive = t[CODE].isnull()
         if rule.skip_blank:
             for key in rule.keys:
                 alive &= t[key].notnull()
@@ -411,28 +415,30 @@ def check(raw: ir.Table, table: str, ctx: Context, *, source: str = "") -> tuple
             }
         )
         branches = [(t[CODE].notnull(), t[CODE]), (t[f"__fm_copy_{i}"], i)]
+        pending = [i]
     t = t.mutate(**{CODE: _first_hit(branches)})
+    return _explained(t, rules, pending), rules
+
+
+def _explained(t: ir.Table, rules: Sequence[Rule], pending: Sequence[int]) -> ir.Table:
+    """``t`` with :data:`VALUE` and :data:`DETAIL` for the rows rules ``pending`` reject."""
     code = t[CODE]
+    null = ibis.null("string")
     values, details = [], []
-    for i, rule in enumerate(rules):
-        value = rule.value(t) if rule.value else None
-        if rule.keys:
-            detail = t[f"__fm_first_{i}"].cast("string")
-        else:
-            detail = rule.detail(t) if rule.detail else None
-        if value is not None:
-            values.append((code == i, value.cast("string")))
+    for i in pending:
+        rule = rules[i]
+        if rule.value is not None:
+            values.append((code == i, rule.value(t).cast("string")))
+        detail = t[f"__fm_first_{i}"] if rule.keys else rule.detail(t) if rule.detail else None
         if detail is not None:
             details.append((code == i, detail.cast("string")))
-    null = ibis.null("string")
-    return (
-        t.mutate(
-            **{
-                VALUE: ibis.cases(*values, else_=null) if values else null,
-                DETAIL: ibis.cases(*details, else_=null) if details else null,
-            }
-        ),
-        rules,
+    earlier_value = t[VALUE] if VALUE in t.columns else null
+    earlier_detail = t[DETAIL] if DETAIL in t.columns else null
+    return t.mutate(
+        **{
+            VALUE: ibis.cases(*values, else_=earlier_value) if values else earlier_value,
+            DETAIL: ibis.cases(*details, else_=earlier_detail) if details else earlier_detail,
+        }
     )
 
 

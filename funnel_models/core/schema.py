@@ -122,6 +122,17 @@ class RawRelation:
         """The raw table on an Ibis DuckDB ``backend``: its columns plus POS, ROW and SRC."""
         raise NotImplementedError
 
+    def release(self, backend) -> None:
+        """Drop what :meth:`relation` copied into the engine (once the table is validated)."""
+        for name in getattr(self, "_copies", ()):
+            backend.con.execute(f"DROP TABLE IF EXISTS {name}")
+        self._copies = []
+
+    def _copied(self, name: str) -> str:
+        """Remember a temporary table :meth:`release` drops."""
+        self._copies = [*getattr(self, "_copies", ()), name]
+        return name
+
 
 @dataclass
 class RawTable(RawRelation):
@@ -162,7 +173,7 @@ class RawTable(RawRelation):
             for name, column in zip(PROBLEM_COLUMNS, ("column", "rule", "reason"), strict=True):
                 values = problems[column].astype(object)
                 frame[name] = values.where(problems["reason"].notna(), None)
-        name = _temp_name()
+        name = self._copied(_temp_name())
         backend.con.register(f"{name}_frame", frame)
         try:
             backend.con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {name}_frame")

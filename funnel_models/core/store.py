@@ -334,7 +334,11 @@ def _validate_into(backend, raw: Mapping[str, RawRelation], funnel, *, dayfirst,
             _create_empty(con, name)
             rows_read[name] = 0
             continue
-        rows_read[name] = _validate_table(backend, name, table, ctx, work)
+        try:
+            rows_read[name] = _validate_table(backend, name, table, ctx, work)
+        finally:
+            con.execute(f"DROP VIEW IF EXISTS fm_raw_{name}")
+            table.release(backend)
         if name == "leads":
             ctx.leads = backend.table("leads").select("lead_id", "created_at")
             if _has_table(con, "fm_rejected_lead_ids"):
@@ -427,6 +431,7 @@ def _validate_table(backend, name: str, table: RawRelation, ctx, work) -> int:
         )
         where = f"WHERE get_bit((SELECT bits FROM fm_bits_{name}), ({POS} - 1)::INTEGER) = 0"
     con.execute(f"CREATE TABLE {name} AS SELECT * EXCLUDE ({POS}) FROM ({select}) {where}")
+    con.execute(f"DROP TABLE IF EXISTS fm_bits_{name}")
     if n_rejected:
         _write_rejected(con, name, temp, rules, data)
     else:
@@ -442,9 +447,20 @@ def _text_types(backend, relation, name: str, data: list[str]) -> dict[str, str]
     else text.
     """
     kinds = column_kinds(name)
-    attributes = [c for c in data if c not in kinds]
+    out = {}
+    attributes = []
+    for c in (c for c in data if c not in kinds):
+        # As pandas decides: a column whose first value is neither a number nor True/False
+        # is text, without a pass over the column.
+        first = backend.con.execute(
+            f"SELECT trim({_q(c)}) FROM fm_raw_{name} WHERE {_q(c)} IS NOT NULL LIMIT 1"
+        ).fetchall()
+        if first and not _number_or_flag(first[0][0]):
+            out[c] = "string"
+        else:
+            attributes.append(c)
     if not attributes:
-        return {}
+        return out
     checks = []
     for c in attributes:
         v = f"trim({_q(c)})"
@@ -456,7 +472,6 @@ def _text_types(backend, relation, name: str, data: list[str]) -> dict[str, str]
             f"count({v})",
         ]
     row = backend.con.execute(f"SELECT {', '.join(checks)} FROM fm_raw_{name}").fetchall()[0]
-    out = {}
     for i, c in enumerate(attributes):
         integer, number, boolean, present = row[4 * i : 4 * i + 4]
         if not present:
@@ -470,6 +485,16 @@ def _text_types(backend, relation, name: str, data: list[str]) -> dict[str, str]
         else:
             out[c] = "string"
     return out
+
+
+def _number_or_flag(text: str) -> bool:
+    if text in ("True", "TRUE", "true", "False", "FALSE", "false"):
+        return True
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _write_rejected(con, name: str, temp: str, rules, data: list[str]) -> None:

@@ -126,7 +126,7 @@ class DuckDBTable(RawRelation):
 
         from funnel_models.core.store import arrow_batches
 
-        name = f"fm_db_{next(_names)}"
+        name = self._copied(f"fm_db_{next(_names)}")
         try:
             reader = arrow_batches(
                 self._source.sql(f"select * from {_ident(self._table)}"), 100_000

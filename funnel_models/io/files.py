@@ -123,7 +123,7 @@ class CsvFile(RawRelation):
 
     def relation(self, backend):
         con = backend.con
-        table = f"fm_csv_{next(_names)}"
+        table = self._copied(f"fm_csv_{next(_names)}")
         with _read_errors(self.path):
             try:
                 self._read(con, table, _literal(self.path) if self.encoding == "utf-8" else None)
