@@ -30,6 +30,7 @@ _EXPORTS = {
     "stage_counts": "funnel_models.analysis.conversion",
     "step_conversion": "funnel_models.analysis.conversion",
     "FunnelDataset": "funnel_models.core.dataset",
+    "ingest": "funnel_models.io",
     "load": "funnel_models.io",
     "response_time_table": "funnel_models.models.handoff",
     "ResponseTimeEffect": "funnel_models.models.handoff",
@@ -87,7 +88,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     from funnel_models.analysis.visits import spells, transitions
     from funnel_models.core.dataset import FunnelDataset
     from funnel_models.core.funnel import Funnel, Stage
-    from funnel_models.io import load
+    from funnel_models.io import ingest, load
     from funnel_models.models.handoff import ResponseTimeEffect, response_time_table
     from funnel_models.models.markov import FunnelMarkov
     from funnel_models.models.scoring import LeadScorer, LeakageWarning, find_leakage

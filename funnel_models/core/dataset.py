@@ -132,6 +132,11 @@ class FunnelDataset:
         """The store file, or None for a store in memory."""
         return self._store.path
 
+    @property
+    def inputs(self) -> pd.DataFrame:
+        """The input files: table, path, size in bytes, SHA-256 and rows read."""
+        return self.backend.con.execute("SELECT * FROM fm_inputs ORDER BY table_name").df()
+
     # ------------------------------------------------------------------ pandas
     @property
     def leads(self) -> pd.DataFrame:

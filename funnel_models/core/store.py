@@ -605,7 +605,7 @@ def _write_metadata(con, funnel, as_of, source, options, rows_read, raw, checksu
             continue
         file = Path(table.path)
         size, digest = digests.get(file, (None, None))
-        rows.append((name, str(file), size, digest, rows_read.get(name, 0)))
+        rows.append((name, str(file.resolve()), size, digest, rows_read.get(name, 0)))
     if rows:
         con.executemany(f"INSERT INTO {INPUTS} VALUES (?, ?, ?, ?, ?)", rows)
 

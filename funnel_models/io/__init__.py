@@ -169,6 +169,9 @@ def read_source(source: str | Path, *, format: str = "auto", funnel: Funnel | No
         tables, label, found = reader(source, funnel=funnel)
     else:
         tables, label, found = reader(source)
+    for table in tables.values():  # an export's rows: the store records the file it came from
+        if table.path is None and Path(table.source).is_file():
+            table.path = Path(table.source)
     if found is None or isinstance(found, Funnel):
         return tables, label, found
     return tables, label, Funnel.from_yaml(found)
