@@ -108,12 +108,14 @@ def _median(runs: list[dict], key: str) -> float:
     return statistics.median(r[key] for r in runs)
 
 
-def _line(label: str, ours: list[dict], ref: list[dict], unit: str = "s") -> str:
+def _line(label: str, ours: list[dict], ref: list[dict]) -> str:
     a, b = _median(ours, "seconds"), _median(ref, "seconds")
+    ca, cb = _median(ours, "cpu"), _median(ref, "cpu")
     spread = ", ".join(f"{r['seconds']:.1f}" for r in ours)
     ref_spread = ", ".join(f"{r['seconds']:.1f}" for r in ref)
     return (
-        f"| {label} | {a:.1f} {unit} ({spread}) | {b:.1f} {unit} ({ref_spread}) | **{a / b:.2f}** "
+        f"| {label} | {a:.1f} s ({spread}) | {b:.1f} s ({ref_spread}) | **{a / b:.2f}** "
+        f"| {ca:.1f} / {cb:.1f} s = {ca / cb:.2f} "
         f"| {max(r['peak_mb'] for r in ours):,.0f} | {max(r['peak_mb'] for r in ref):,.0f} |"
     )
 
@@ -161,8 +163,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     WORK.mkdir(exist_ok=True)
     print(f"load average before: {os.getloadavg()[0]:.1f}")
-    header = "| run | funnel_models | reference | ratio | peak MB | reference peak MB |"
-    print(header + "\n|---|---:|---:|---:|---:|---:|")
+    header = (
+        "| run | funnel_models, median (runs) | reference | ratio | CPU s ours / reference "
+        "| peak MB | reference peak MB |"
+    )
+    print(header + "\n|---|---:|---:|---:|---:|---:|---:|")
     lines, store = ingest_rows(args.leads, args.repeats, args.memory_limit)
     print("\n".join(lines), flush=True)
     if args.big_leads:

@@ -42,7 +42,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from funnel_models._errors import FunnelDataError
-from funnel_models.core._parsing import bad_name, blank_name, parse_columns, raw_name
+from funnel_models.core._parsing import bad_name, blank_name, parse_columns
 from funnel_models.core.funnel import Funnel
 from funnel_models.core.schema import (
     BOOKKEEPING,
@@ -74,6 +74,9 @@ _TS_TEXT = "%Y-%m-%d %H:%M:%S"
 
 _bad, _blank = bad_name, blank_name
 
+#: A rule's ``value``: the offending value as read (taken from the rejected row's record).
+AS_READ = "as read"
+
 
 @ibis.udf.scalar.builtin(
     name="timezone", signature=((dt.string, dt.Timestamp("UTC")), dt.timestamp)
@@ -95,15 +98,16 @@ class Rule:
     those keys among the rows still accepted (``skip_blank``: a row with a blank
     key is never a copy). ``reason`` is the sentence, or a function of the
     offending value and the detail (both text or None) returning it;
-    ``value(t)`` gives the offending value (default: the column as read) and
-    ``detail(t)`` anything else the sentence needs.
+    ``value`` is the offending value: :data:`AS_READ` (the column as read,
+    from the rejected row's record), an expression ``value(t)`` on the parsed
+    relation, or None; ``detail(t)`` is anything else the sentence needs.
     """
 
     name: str
     column: str
     reason: str | Callable[[Any, Any], str]
     when: Callable[[ir.Table], ir.BooleanValue] | None = None
-    value: Callable[[ir.Table], ir.Value] | None = None
+    value: Callable[[ir.Table], ir.Value] | str | None = None
     detail: Callable[[ir.Table], ir.Value] | None = None
     keys: tuple[str, ...] = ()
     skip_blank: bool = False
@@ -129,16 +133,12 @@ class Context:
 
 
 # ---------------------------------------------------------------------- the rules
-def _text_of(column: str) -> Callable[[ir.Table], ir.Value]:
-    return lambda t: t[raw_name(column)].cast("string")
-
-
 def _column_rules(column: str, kind: str, required: bool, funnel: Funnel) -> list[Rule]:
     """The rules that a column of ``kind`` brings."""
     if kind == "id":
         if not required:
             return []
-        return [Rule("blank id", column, f"blank {column}", when=lambda t: t[_blank(column)])]
+        return [Rule("blank id", column, f"blank {column}", when=lambda t: t[column].isnull())]
     if kind == "timestamp":
         rules = [
             Rule(
@@ -146,12 +146,17 @@ def _column_rules(column: str, kind: str, required: bool, funnel: Funnel) -> lis
                 column,
                 lambda v, _: f"unparsable or implausible timestamp {v!r}",
                 when=lambda t: t[_bad(column)],
-                value=_text_of(column),
+                value=AS_READ,
             )
         ]
         if required:
             rules.append(
-                Rule("blank timestamp", column, f"blank {column}", when=lambda t: t[_blank(column)])
+                Rule(
+                    "blank timestamp",
+                    column,
+                    f"blank {column}",
+                    when=lambda t: t[column].isnull() & ~t[_bad(column)],
+                )
             )
         return rules
     if kind == "number":
@@ -161,7 +166,7 @@ def _column_rules(column: str, kind: str, required: bool, funnel: Funnel) -> lis
                 column,
                 lambda v, _: f"not a number: {v!r}",
                 when=lambda t: t[_bad(column)],
-                value=_text_of(column),
+                value=AS_READ,
             )
         ]
     if kind == "bool":
@@ -171,7 +176,7 @@ def _column_rules(column: str, kind: str, required: bool, funnel: Funnel) -> lis
                 column,
                 lambda v, _: f"not true/false: {v!r}",
                 when=lambda t: t[_bad(column)],
-                value=_text_of(column),
+                value=AS_READ,
             )
         ]
     if kind == "stage":
@@ -190,13 +195,13 @@ def _column_rules(column: str, kind: str, required: bool, funnel: Funnel) -> lis
                 column,
                 unknown,
                 when=lambda t: t[column].isnull(),
-                value=_text_of(column),
+                value=AS_READ,
             ),
         ]
     # text
     if not required:
         return []
-    return [Rule("blank value", column, f"blank {column}", when=lambda t: t[_blank(column)])]
+    return [Rule("blank value", column, f"blank {column}", when=lambda t: t[column].isnull())]
 
 
 def _orphan(column: str = "lead_id") -> Rule:
@@ -267,7 +272,7 @@ def _table_rules(table: str, columns: Sequence[str]) -> list[Rule]:
                 "closed_at",
                 "closed_at is before created_at",
                 when=lambda t: t["closed_at"] < t["created_at"],
-                value=_text_of("closed_at"),
+                value=AS_READ,
             )
         )
     if "amount" in columns:
@@ -283,18 +288,9 @@ def _table_rules(table: str, columns: Sequence[str]) -> list[Rule]:
     return rules
 
 
-def _adapter_problem(columns: Sequence[str]) -> Rule:
+def _adapter_problem() -> Rule:
     """A record the CRM adapter could not map: rule, column and reason come with the row."""
-    column, _, _ = PROBLEM_COLUMNS
-
-    def value(t: ir.Table) -> ir.Value:
-        cases = [
-            (t[column] == c, t[raw_name(c) if raw_name(c) in t.columns else c].cast("string"))
-            for c in columns
-        ]
-        return ibis.cases(*cases, else_=ibis.null("string")) if cases else ibis.null("string")
-
-    return Rule("adapter", "", "", when=lambda t: t[PROBLEM_COLUMNS[2]].notnull(), value=value)
+    return Rule("adapter", "", "", when=lambda t: t[PROBLEM_COLUMNS[2]].notnull(), value=AS_READ)
 
 
 def table_rules(table: str, columns: Sequence[str], funnel: Funnel | None = None) -> list[Rule]:
@@ -304,8 +300,8 @@ def table_rules(table: str, columns: Sequence[str], funnel: Funnel | None = None
     ['blank id', 'bad timestamp', 'blank timestamp', 'duplicate']
     """
     funnel = funnel or Funnel.default()
-    data = [c for c in columns if c not in BOOKKEEPING]
-    rules = [_adapter_problem(data)] if PROBLEM_COLUMNS[2] in columns else []
+    data = [c for c in columns if not c.startswith("__fm_")]
+    rules = [_adapter_problem()] if PROBLEM_COLUMNS[2] in columns else []
     spec = SCHEMA[table]
     for column, kind in column_kinds(table).items():
         if column in columns:
@@ -379,15 +375,14 @@ def _with_leads(t: ir.Table, ctx: Context) -> ir.Table:
     return t.left_join(gone, t.lead_id == gone.__fm_gone_id).drop("__fm_gone_id")
 
 
-def check(raw: ir.Table, table: str, ctx: Context, *, source: str = "") -> tuple[ir.Table, list]:
-    """Run the rules of ``table`` on a raw table: ``(checked, rules)``.
+def check(t: ir.Table, table: str, ctx: Context) -> tuple[ir.Table, list]:
+    """Run the rules of ``table`` on its parsed relation (:func:`parse`): ``(checked, rules)``.
 
-    ``checked`` is the parsed relation plus :data:`CODE` (index in ``rules`` of
-    the first failing rule, NULL for an accepted row), :data:`VALUE` and
-    :data:`DETAIL` (text for the sentence).
+    ``checked`` is ``t`` plus :data:`CODE` (index in ``rules`` of the first
+    failing rule, NULL for an accepted row), :data:`VALUE` (the offending value
+    when a rule computes it) and :data:`DETAIL` (what else its sentence needs).
     """
-    t = parse(raw, table, ctx, source=source)
-    rules = table_rules(table, raw.columns, ctx.funnel)
+    rules = table_rules(table, t.columns, ctx.funnel)
     if any(r.name == "orphan lead_id" for r in rules):
         t = _with_leads(t, ctx)
     # One flat CASE per run of row rules (the first true branch wins). A duplicate rule
@@ -411,7 +406,7 @@ def check(raw: ir.Table, table: str, ctx: Context, *, source: str = "") -> tuple
         t = t.mutate(
             **{
                 f"__fm_copy_{i}": alive & (ibis.row_number().over(window) > 0),
-                f"__fm_first_{i}": t[ROW].first().over(window),
+                f"__fm_first_{i}": (t[ROW] if ROW in t.columns else t[POS]).first().over(window),
             }
         )
         branches = [(t[CODE].notnull(), t[CODE]), (t[f"__fm_copy_{i}"], i)]
@@ -427,7 +422,7 @@ def _explained(t: ir.Table, rules: Sequence[Rule], pending: Sequence[int]) -> ir
     values, details = [], []
     for i in pending:
         rule = rules[i]
-        if rule.value is not None:
+        if callable(rule.value):
             values.append((code == i, rule.value(t).cast("string")))
         detail = t[f"__fm_first_{i}"] if rule.keys else rule.detail(t) if rule.detail else None
         if detail is not None:
@@ -449,33 +444,56 @@ def _first_hit(branches) -> ir.IntegerValue:
     return ibis.cases(*branches, else_=ibis.null("int16")).cast("int16")
 
 
-def render_reasons(rejected: pd.DataFrame, rules: Sequence[Rule]) -> pd.DataFrame:
-    """Rule names, columns and sentences for rejected rows (codes, values, details).
+def render_reasons(
+    rejected: pd.DataFrame, rules: Sequence[Rule], records: list[dict]
+) -> pd.DataFrame:
+    """Rule names, columns, values and sentences for rejected rows.
 
     ``rejected`` holds :data:`CODE`, :data:`VALUE`, :data:`DETAIL` (and the
-    adapter's problem columns when present); each sentence is rendered once per
-    distinct (rule, value, detail).
+    adapter's problem columns when present); ``records`` the rows as read
+    (for values :data:`AS_READ`). Each sentence is rendered once per distinct
+    (rule, value, detail).
     """
-    out = pd.DataFrame(index=rejected.index)
     codes = rejected[CODE].astype("int64").to_numpy()
-    values = rejected[VALUE].astype(object).where(rejected[VALUE].notna(), None).to_numpy()
+    computed = rejected[VALUE].astype(object).where(rejected[VALUE].notna(), None).to_numpy()
     details = rejected[DETAIL].astype(object).where(rejected[DETAIL].notna(), None).to_numpy()
-    cache: dict[tuple, str] = {}
-    reasons = []
-    for code, value, detail in zip(codes, values, details, strict=True):
-        key = (code, value, detail)
-        if key not in cache:
-            cache[key] = rules[code].sentence(value, detail)
-        reasons.append(cache[key])
-    out["column"] = [rules[c].column for c in codes]
-    out["value"] = values
-    out["rule"] = [rules[c].name for c in codes]
-    out["reason"] = reasons
+    given = {}
     if PROBLEM_COLUMNS[2] in rejected.columns:
-        given = rejected[PROBLEM_COLUMNS[2]].notna().to_numpy()
         for name, problem in zip(("column", "rule", "reason"), PROBLEM_COLUMNS, strict=True):
-            out.loc[given & (codes == 0), name] = rejected.loc[given & (codes == 0), problem]
-    return out
+            given[name] = rejected[problem].astype(object).where(rejected[problem].notna(), None)
+    columns, names, values, reasons = [], [], [], []
+    cache: dict[tuple, str] = {}
+    for k, (code, value, detail) in enumerate(zip(codes, computed, details, strict=True)):
+        rule = rules[code]
+        column, name = rule.column, rule.name
+        adapter = given and given["reason"].iloc[k] is not None and code == 0
+        if adapter:
+            column, name = given["column"].iloc[k], given["rule"].iloc[k]
+        if rule.value == AS_READ:
+            read = records[k].get(column)
+            value = None if _missing(read) else str(read)
+        if adapter:
+            reason = given["reason"].iloc[k]
+        else:
+            key = (code, value, detail)
+            if key not in cache:
+                cache[key] = rule.sentence(value, detail)
+            reason = cache[key]
+        columns.append(column)
+        names.append(name)
+        values.append(value)
+        reasons.append(reason)
+    return pd.DataFrame(
+        {"column": columns, "value": values, "rule": names, "reason": reasons},
+        index=rejected.index,
+    )
+
+
+def _missing(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def _missing_column_message(source: str, column: str, found) -> str:

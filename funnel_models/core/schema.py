@@ -12,10 +12,11 @@ accounts        account_id                          industry, region, size, targ
 
 Any other column is kept as an attribute. A source is read into one *raw
 table* per canonical table (:class:`RawRelation`): a relation on the engine
-holding the columns as read plus three bookkeeping columns — the position of
-each record in the input (:data:`POS`, input order), the row number reported to
-the user (:data:`ROW`, 1 = first data row, header not counted) and the file or
-label it came from (:data:`SRC`). :class:`RawTable` is the raw table of a pandas
+holding the columns as read plus the position of each record in the input
+(:data:`POS`, 1 = the first data row, header not counted, input order) and,
+only where they differ from those, the row number reported to the user
+(:data:`ROW`) and the file or label each row came from (:data:`SRC`; else the
+table's ``source``). :class:`RawTable` is the raw table of a pandas
 DataFrame (CRM adapters, spreadsheets, databases read through a driver);
 :mod:`funnel_models.io.files` reads CSV and Parquet files with the engine itself.
 """
@@ -119,7 +120,7 @@ class RawRelation:
     path: Path | None = None
 
     def relation(self, backend):
-        """The raw table on an Ibis DuckDB ``backend``: its columns plus POS, ROW and SRC."""
+        """The raw table on an Ibis DuckDB ``backend``: its columns plus POS (ROW, SRC)."""
         raise NotImplementedError
 
     def release(self, backend) -> None:
@@ -162,12 +163,11 @@ class RawTable(RawRelation):
         frame = engine_frame(self.frame, self.source)
         n = len(frame)
         frame[POS] = np.arange(1, n + 1, dtype=np.int64)
-        frame[ROW] = np.asarray(self.rows, dtype=np.int64)
-        frame[SRC] = (
-            pd.Series(self.source, index=frame.index, dtype=object)
-            if self.row_sources is None
-            else pd.Series(np.asarray(self.row_sources, dtype=object), index=frame.index)
-        )
+        rows = np.asarray(self.rows, dtype=np.int64)
+        if not np.array_equal(rows, frame[POS].to_numpy()):
+            frame[ROW] = rows
+        if self.row_sources is not None:
+            frame[SRC] = pd.Series(np.asarray(self.row_sources, dtype=object), index=frame.index)
         if self.problems is not None:
             problems = self.problems.reset_index(drop=True)
             for name, column in zip(PROBLEM_COLUMNS, ("column", "rule", "reason"), strict=True):

@@ -359,18 +359,16 @@ def _compiled(key: tuple, build) -> str:
 
 
 def _validate_table(backend, name: str, table: RawRelation, ctx, work) -> int:
-    """Check one raw table; write its accepted rows as ``name`` and its rejected rows."""
+    """Check one raw table; write its accepted rows as ``name`` and its rejected rows.
+
+    One pass parses the raw rows into the final table, in input order, with the
+    bookkeeping columns and the flags the rules read (blank, unparsable); the
+    rules then run on that typed table (joins, windows) and give the rejected
+    positions, which are deleted from it before the extra columns are dropped.
+    """
     import ibis
 
-    from funnel_models.core.rules import (
-        CODE,
-        DETAIL,
-        VALUE,
-        check,
-        define_stage_names,
-        parse,
-        table_rules,
-    )
+    from funnel_models.core.rules import CODE, DETAIL, VALUE, check, define_stage_names, parse
 
     con = backend.con
     source = table.relation(backend)
@@ -383,59 +381,67 @@ def _validate_table(backend, name: str, table: RawRelation, ctx, work) -> int:
         ).fetchall()
         define_stage_names(con, ctx.funnel, [v for (v,) in values])
     data = [c for c in relation.columns if not c.startswith("__fm_")]
-    problems = [c for c in PROBLEM_COLUMNS if c in relation.columns]
+    if any(c not in relation.columns for c in SCHEMA[name]["required"]):
+        parse(relation, name, ctx, source=table.source)  # raises the one-line error
+    types = _text_types(backend, relation, name, data) if getattr(table, "text_only", False) else {}
     shape = (
         name,
         tuple((c, str(t)) for c, t in relation.schema().items()),
         ctx.dayfirst,
-        ctx.leads is not None,
-        ctx.rejected_leads is not None,
+        tuple(types.items()),
     )
 
-    def rejected_sql() -> str:
-        # Narrow: the window of a duplicate rule carries only what these columns need.
-        checked, _ = check(relation, name, ctx, source=table.source)
-        rejected = checked.filter(checked[CODE].notnull()).select(
-            checked[POS], checked[ROW], checked[SRC], checked[CODE], checked[VALUE],
-            checked[DETAIL], *[checked[c] for c in problems],
-            **({"lead_id": checked["lead_id"]} if name == "leads" else {}),
-        )  # fmt: skip
-        return ibis.to_sql(rejected, dialect="duckdb")
-
-    rules = table_rules(name, relation.columns, ctx.funnel)
-    if any(c not in relation.columns for c in SCHEMA[name]["required"]):
-        parse(relation, name, ctx, source=table.source)  # the one-line error
-    temp = f"fm_rejected_{name}"
-    con.execute(f"CREATE TEMP TABLE {temp} AS {_compiled(('rejected', *shape), rejected_sql)}")
-    n_rejected, n_read = con.execute(
-        f"SELECT (SELECT count(*) FROM {temp}), (SELECT count(*) FROM {raw})"
-    ).fetchall()[0]
-    # The accepted rows, in input order: the parsed columns of rows whose position is not
-    # among the rejected ones (a bit string looked up per row keeps the order; a join would not).
-    types = _text_types(backend, relation, name, data) if getattr(table, "text_only", False) else {}
-
-    def accepted_sql() -> str:
+    def typed_sql() -> str:
         parsed = parse(relation, name, ctx, source=table.source)
         columns = {c: parsed[c] for c in data}
         for column, kind in types.items():
             if kind != "string":
                 columns[column] = parsed[column].strip().cast(kind)
-        return ibis.to_sql(parsed.select(POS, **columns), dialect="duckdb")
-
-    select = _compiled(("accepted", *shape, tuple(types.items())), accepted_sql)
-    where = ""
-    if n_rejected:
-        con.execute(
-            f"CREATE TEMP TABLE fm_bits_{name} AS SELECT bitstring_agg({POS}, 1, {max(n_read, 1)}) "
-            f"AS bits FROM {temp}"
+        # Kept for the rules (dropped after them): the row numbers and sources when they
+        # are not the position and the table's source, the adapter's problems, and the
+        # flags a typed NULL cannot tell (unparsable values; blank vs unknown stages).
+        flags = [c for c in parsed.columns if c.startswith("__fm_bad_")]
+        flags += [f"__fm_blank_{c}" for c, k in column_kinds(name).items() if k == "stage"]
+        keep = [c for c in relation.columns if c.startswith("__fm_") and c != POS]
+        keep += [c for c in flags if c in parsed.columns]
+        return ibis.to_sql(
+            parsed.select(**columns, **{c: parsed[c] for c in keep}), dialect="duckdb"
         )
-        where = f"WHERE get_bit((SELECT bits FROM fm_bits_{name}), ({POS} - 1)::INTEGER) = 0"
-    con.execute(f"CREATE TABLE {name} AS SELECT * EXCLUDE ({POS}) FROM ({select}) {where}")
-    con.execute(f"DROP TABLE IF EXISTS fm_bits_{name}")
+
+    con.execute(f"CREATE TABLE {name} AS {_compiled(('typed', *shape), typed_sql)}")
+    n_read = con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]
+    extra = [r[0] for r in con.execute(f"DESCRIBE {name}").fetchall() if r[0].startswith("__fm_")]
+    # the table was written in input order: its rowid is the position
+    con.execute(f"CREATE TEMP VIEW fm_typed_{name} AS SELECT *, rowid + 1 AS {POS} FROM {name}")
+    typed = backend.table(f"fm_typed_{name}")
+
+    def rejected_sql() -> str:
+        # Narrow: a duplicate rule's window carries the codes so far and the keys only.
+        checked, _ = check(typed, name, ctx)
+        problems = [checked[c] for c in PROBLEM_COLUMNS if c in checked.columns]
+        row = checked[ROW] if ROW in checked.columns else checked[POS]
+        src = checked[SRC] if SRC in checked.columns else ibis.literal(table.source)
+        rejected = checked.filter(checked[CODE].notnull()).select(
+            checked[POS], checked[CODE], checked[VALUE], checked[DETAIL], *problems,
+            **{ROW: row.cast("int64"), SRC: src.cast("string")},
+            **({"lead_id": checked["lead_id"]} if name == "leads" else {}),
+        )  # fmt: skip
+        return ibis.to_sql(rejected, dialect="duckdb")
+
+    rules_shape = (*shape, ctx.leads is not None, ctx.rejected_leads is not None)
+    temp = f"fm_rejected_{name}"
+    con.execute(f"CREATE TEMP TABLE {temp} AS {_compiled(('rules', *rules_shape), rejected_sql)}")
+    n_rejected = con.execute(f"SELECT count(*) FROM {temp}").fetchall()[0][0]
     if n_rejected:
-        _write_rejected(con, name, temp, rules, data)
+        from funnel_models.core.rules import table_rules
+
+        con.execute(f"DELETE FROM {name} WHERE rowid IN (SELECT {POS} - 1 FROM {temp})")
+        _write_rejected(con, name, temp, table_rules(name, typed.columns, ctx.funnel), data)
     else:
         con.execute(f"DROP TABLE {temp}")
+    con.execute(f"DROP VIEW fm_typed_{name}")
+    for column in extra:
+        con.execute(f"ALTER TABLE {name} DROP COLUMN {_q(column)}")
     return int(n_read)
 
 
@@ -525,10 +531,11 @@ def _write_rejected(con, name: str, temp: str, rules, data: list[str]) -> None:
         if frame.empty:
             break
         last = int(frame[POS].iloc[-1])
-        rendered = render_reasons(frame, rules)
         records = frame[[f"__fm_record_{i}" for i in range(len(data))]].astype(object)
         records = records.where(records.notna(), None)
         records.columns = data
+        records = records.to_dict(orient="records")
+        rendered = render_reasons(frame, rules, records)
         out = pd.DataFrame(
             {
                 "table": name,
@@ -538,10 +545,7 @@ def _write_rejected(con, name: str, temp: str, rules, data: list[str]) -> None:
                 "value": rendered["value"],
                 "rule": rendered["rule"].astype(object),
                 "reason": rendered["reason"].astype(object),
-                "record": [
-                    json.dumps(rec, default=str, ensure_ascii=False)
-                    for rec in records.to_dict(orient="records")
-                ],
+                "record": [json.dumps(rec, default=str, ensure_ascii=False) for rec in records],
             }
         )
         con.register("fm_rejected_batch", out)

@@ -24,8 +24,6 @@ import pandas as pd
 from funnel_models._errors import FunnelDataError
 from funnel_models.core.schema import (
     POS,
-    ROW,
-    SRC,
     TABLES,
     RawRelation,
     RawTable,
@@ -142,8 +140,7 @@ class DuckDBTable(RawRelation):
         select = ", ".join(f"{_ident(c)} AS {_ident(normalize_column(c))}" for c in columns)
         return engine_view(
             backend,
-            f"SELECT {select}, rowid + 1 AS {POS}, rowid + 1 AS {ROW}, "
-            f"'{self.source.replace(chr(39), chr(39) * 2)}' AS {SRC} FROM {name}",
+            f"SELECT {select}, rowid + 1 AS {POS} FROM {name}",
         )
 
 

@@ -33,8 +33,6 @@ import pandas as pd
 from funnel_models._errors import FunnelDataError
 from funnel_models.core.schema import (
     POS,
-    ROW,
-    SRC,
     TABLES,
     RawRelation,
     RawTable,
@@ -104,8 +102,7 @@ class ParquetFile(RawRelation):
             ]
             columns = _renamed(names, self.source)
             sql = (
-                f"SELECT {columns}, file_row_number + 1 AS {POS}, file_row_number + 1 AS {ROW}, "
-                f"{_str(self.source)} AS {SRC} "
+                f"SELECT {columns}, file_row_number + 1 AS {POS} "
                 f"FROM read_parquet({_str(link)}, file_row_number = true)"
             )
             return engine_view(backend, sql)
@@ -139,8 +136,7 @@ class CsvFile(RawRelation):
         )
         return engine_view(
             backend,
-            f"SELECT {names}, rowid + 1 AS {POS}, rowid + 1 AS {ROW}, {_str(self.source)} AS {SRC} "
-            f"FROM {table}",
+            f"SELECT {names}, rowid + 1 AS {POS} FROM {table}",
         )
 
     def _read(self, con, table: str, file: Path | None) -> None:
