@@ -258,3 +258,20 @@ def test_ingest_errors_are_one_line(tmp_path):
     assert "no such file or folder" in result.stderr
     spark = _run("ingest", tmp_path, "--store", tmp_path / "s", "--engine", "spark")
     assert spark.returncode == 2 and "not available yet" in spark.stderr
+
+
+def test_a_dataset_pickles_and_comes_back_the_same(source, stored):
+    import pickle
+
+    ds, path = stored
+    in_memory = fm.load(source)
+    for original in (ds, in_memory):
+        copy = pickle.loads(pickle.dumps(original))
+        assert copy.path == original.path and copy.as_of == original.as_of
+        for table in TABLES:
+            pd.testing.assert_frame_equal(copy.table(table), original.table(table), obj=table)
+        pd.testing.assert_frame_equal(copy.rejected, original.rejected)
+        pd.testing.assert_frame_equal(copy.summary, original.summary)
+        assert len(copy.backend.execute(copy.visits())) == len(
+            original.backend.execute(original.visits())
+        )

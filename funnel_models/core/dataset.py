@@ -48,7 +48,13 @@ from funnel_models.core.schema import (
     RawTable,
     column_kinds,
 )
-from funnel_models.core.store import Store, open_store, write_store
+from funnel_models.core.store import (
+    Store,
+    open_store,
+    store_from_parts,
+    store_parts,
+    write_store,
+)
 
 __all__ = ["SCHEMA", "TABLES", "FunnelDataset", "RawTable", "validate"]
 
@@ -74,6 +80,12 @@ class FunnelDataset:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._frames: dict[str, pd.DataFrame] = {}
+
+    def __reduce__(self):
+        # A store file is reopened by its path; a store in memory travels as its tables.
+        if self.path is not None:
+            return (open_dataset, (self.path,))
+        return (_from_parts, (store_parts(self._store),))
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -349,6 +361,10 @@ def validate(
 def open_dataset(path: str | Path) -> FunnelDataset:
     """The dataset of a funnel store file (read-only)."""
     return FunnelDataset(open_store(path))
+
+
+def _from_parts(parts: dict) -> FunnelDataset:
+    return FunnelDataset(store_from_parts(parts))
 
 
 def _check_table(name: str) -> None:

@@ -62,6 +62,8 @@ __all__ = [
     "connect_readonly",
     "is_store",
     "open_store",
+    "store_from_parts",
+    "store_parts",
     "write_store",
 ]
 
@@ -194,6 +196,42 @@ def open_store(path: str | Path) -> Store:
         rows_read={t: int(rows.get(t, 0)) for t in TABLES},
         path=path,
         _visits_ready=True,
+    )
+
+
+def store_parts(store: Store) -> dict:
+    """Everything a store holds, as pandas and plain values (to copy or pickle a store)."""
+    con = store.con
+    tables = {
+        name: con.execute(f"SELECT * FROM {_q(name)}").df()
+        for name in (*TABLES, "rejected", TABLE_ROWS, INPUTS)
+    }
+    return {
+        "tables": tables,
+        "funnel": store.funnel.to_dict(),
+        "as_of": store.as_of,
+        "source": store.source,
+        "options": dict(store.options),
+        "rows_read": dict(store.rows_read),
+    }
+
+
+def store_from_parts(parts: dict) -> Store:
+    """A store in memory holding :func:`store_parts` (no validation: the rows already passed)."""
+    import duckdb
+    import ibis
+
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    backend = ibis.duckdb.from_connection(con)
+    con.execute("SET TimeZone = 'UTC'")
+    for name, frame in parts["tables"].items():
+        con.register("fm_part", frame)
+        con.execute(f"CREATE TABLE {_q(name)} AS SELECT * FROM fm_part")
+        con.unregister("fm_part")
+    funnel = Funnel.from_dict(parts["funnel"])
+    return Store(
+        backend, funnel, parts["as_of"], parts["source"], parts["options"], parts["rows_read"]
     )
 
 
