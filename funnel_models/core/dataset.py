@@ -174,7 +174,7 @@ class FunnelDataset:
     def rejected(self) -> pd.DataFrame:
         """Every rejected row: table, source, row, column, value, rule, reason, record."""
         if "rejected" not in self._frames:
-            frame = self.backend.con.execute("SELECT * FROM rejected").df()
+            frame = _to_pandas(self.backend.con, "SELECT * FROM rejected")
             frame = frame[REJECTED_COLUMNS].astype(
                 {c: "str" for c in REJECTED_COLUMNS if c != "row"}
             )
@@ -186,7 +186,7 @@ class FunnelDataset:
         """A canonical table as pandas (materialised on first access, then kept)."""
         _check_table(name)
         if name not in self._frames:
-            frame = self.backend.con.execute(f'SELECT * FROM "{name}"').df()
+            frame = _to_pandas(self.backend.con, f'SELECT * FROM "{name}"')
             self._frames[name] = _pandas_types(frame, column_kinds(name))
         return self._frames[name]
 
@@ -381,6 +381,13 @@ def _check_timezone(timezone: str) -> None:
         ) from None
 
 
+def _to_pandas(con, sql: str) -> pd.DataFrame:
+    """A query's result as pandas through Arrow (text stays Arrow-backed ``str``)."""
+    relation = con.sql(sql)
+    table = relation.to_arrow_table() if hasattr(relation, "to_arrow_table") else relation.arrow()
+    return table.to_pandas()
+
+
 def _pandas_types(frame: pd.DataFrame, kinds: Mapping[str, str]) -> pd.DataFrame:
     """The engine's columns as the pandas types the package has always handed out.
 
@@ -394,9 +401,9 @@ def _pandas_types(frame: pd.DataFrame, kinds: Mapping[str, str]) -> pd.DataFrame
         kind = kinds.get(column)
         if kind is not None:
             dtype = _PANDAS_DTYPES[kind]
-            if kind in ("id", "text", "stage"):
+            if kind in ("id", "text", "stage") and values.dtype != "str":
                 values = values.astype(object).where(values.notna(), None).astype("str")
-            else:
+            elif kind not in ("id", "text", "stage"):
                 values = values.astype(dtype)
         elif isinstance(values.dtype, pd.DatetimeTZDtype):
             values = values.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
