@@ -160,6 +160,7 @@ def main(argv=None) -> int:
     parser.add_argument("--big-leads", type=int, default=3_700_000, help="0 skips the big ingest")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--memory-limit", default=None, help="passed to ingest (default: its own)")
+    parser.add_argument("--skip-questions", action="store_true", help="only the ingest rows")
     args = parser.parse_args(argv)
     WORK.mkdir(exist_ok=True)
     print(f"load average before: {os.getloadavg()[0]:.1f}")
@@ -180,7 +181,8 @@ def main(argv=None) -> int:
         print(_line(f"{args.big_leads:,} leads, parquet ({events / 1e6:.1f} M rows), "
                     "`--memory-limit 2GB`", [run], [ref]), flush=True)  # fmt: skip
         store = out
-    print("\n".join(question_rows(store, args.repeats)))
+    if not args.skip_questions:
+        print("\n".join(question_rows(store, args.repeats)))
     print(f"load average after: {os.getloadavg()[0]:.1f}")
     return 0
 

@@ -28,6 +28,12 @@ duplicates, a join with the accepted leads for orphans), so the same definitions
 run on any engine Ibis compiles to; the sentences ("unknown stage 'Qualifed'
 (did you mean 'Qualified (→ SQL)'?)") are rendered in Python over the distinct
 rejected values only (:func:`render_reasons`).
+
+What is DuckDB's own, for the Spark and PostgreSQL wave: the text parsers of
+:mod:`funnel_models.core._parsing` (macros; typed columns need only casts),
+the stage lookup ``fm_stage_name`` (:func:`define_stage_names`; elsewhere an
+inline ``substitute``) and the UTC wall-time text of the "before lead created"
+sentence (``timezone('UTC', ts)``). Every predicate, join and window is plain Ibis.
 """
 
 from __future__ import annotations
