@@ -50,6 +50,7 @@ from funnel_models.core.schema import (
 )
 from funnel_models.core.store import (
     Store,
+    arrow_table,
     open_store,
     store_from_parts,
     store_parts,
@@ -383,9 +384,7 @@ def _check_timezone(timezone: str) -> None:
 
 def _to_pandas(con, sql: str) -> pd.DataFrame:
     """A query's result as pandas through Arrow (text stays Arrow-backed ``str``)."""
-    relation = con.sql(sql)
-    table = relation.to_arrow_table() if hasattr(relation, "to_arrow_table") else relation.arrow()
-    return table.to_pandas()
+    return arrow_table(con, sql).to_pandas()
 
 
 def _pandas_types(frame: pd.DataFrame, kinds: Mapping[str, str]) -> pd.DataFrame:

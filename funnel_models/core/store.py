@@ -59,6 +59,7 @@ __all__ = [
     "VERSION",
     "Store",
     "arrow_batches",
+    "arrow_table",
     "connect_readonly",
     "is_store",
     "open_store",
@@ -203,7 +204,7 @@ def store_parts(store: Store) -> dict:
     """Everything a store holds, as pandas and plain values (to copy or pickle a store)."""
     con = store.con
     tables = {
-        name: con.execute(f"SELECT * FROM {_q(name)}").df()
+        name: arrow_table(con, f"SELECT * FROM {_q(name)}")
         for name in (*TABLES, "rejected", TABLE_ROWS, INPUTS)
     }
     return {
@@ -246,7 +247,6 @@ def write_store(
     dayfirst: bool = False,
     as_of: Any = None,
     memory_limit: str | None = None,
-    inputs_of: Any = None,
 ) -> Store:
     """Validate raw tables and write them as a funnel store.
 
@@ -281,7 +281,6 @@ def write_store(
     destination = None if path is None else Path(path)
     if destination is not None:
         _check_destination(destination, raw)
-    work = Path(tempfile.mkdtemp(prefix="funnel_models_ingest_"))
     target = None
     try:
         if destination is None:
@@ -296,12 +295,12 @@ def write_store(
             con = duckdb.connect(str(target))
         con.execute("SET enable_progress_bar = false")
         con.execute(f"SET memory_limit = '{memory_limit or MEMORY_LIMIT}'")
-        con.execute("SET temp_directory = ?", [str(work / "spill")])
+        con.execute("SET temp_directory = ?", [str(_spill_folder())])
         backend = ibis.duckdb.from_connection(con)
         con.execute("SET TimeZone = ?", [timezone])  # naive text timestamps are read here
         install(con)
         checksums = _Checksums([t.path for t in raw.values() if t.path is not None])
-        rows_read = _validate_into(backend, raw, funnel, dayfirst=dayfirst, work=work)
+        rows_read = _validate_into(backend, raw, funnel, dayfirst=dayfirst)
         snapshot = resolve_as_of(as_of)
         if snapshot is None:
             latest = con.execute("SELECT max(entered_at) FROM stage_events").fetchall()[0][0]
@@ -323,7 +322,20 @@ def write_store(
             for leftover in (target, target.with_name(target.name + ".wal")):
                 with contextlib.suppress(OSError):
                     leftover.unlink()
-        shutil.rmtree(work, ignore_errors=True)
+
+
+_spill: Path | None = None
+
+
+def _spill_folder() -> Path:
+    """A private folder DuckDB spills to beyond its memory limit, removed at exit."""
+    global _spill
+    if _spill is None:
+        import atexit
+
+        _spill = Path(tempfile.mkdtemp(prefix="funnel_models_spill_"))
+        atexit.register(shutil.rmtree, _spill, ignore_errors=True)
+    return _spill
 
 
 def _check_destination(destination: Path, raw: Mapping[str, RawRelation]) -> None:
@@ -355,7 +367,7 @@ def _replace(new: Path, destination: Path) -> None:
             os.close(fd)
 
 
-def _validate_into(backend, raw: Mapping[str, RawRelation], funnel, *, dayfirst, work) -> dict:
+def _validate_into(backend, raw: Mapping[str, RawRelation], funnel, *, dayfirst) -> dict:
     """Check each table and write its accepted rows and its rejected rows; rows read per table."""
     from funnel_models.core.rules import Context
 
@@ -373,7 +385,7 @@ def _validate_into(backend, raw: Mapping[str, RawRelation], funnel, *, dayfirst,
             rows_read[name] = 0
             continue
         try:
-            rows_read[name] = _validate_table(backend, name, table, ctx, work)
+            rows_read[name] = _validate_table(backend, name, table, ctx)
         finally:
             con.execute(f"DROP VIEW IF EXISTS fm_raw_{name}")
             table.release(backend)
@@ -396,7 +408,7 @@ def _compiled(key: tuple, build) -> str:
     return sql
 
 
-def _validate_table(backend, name: str, table: RawRelation, ctx, work) -> int:
+def _validate_table(backend, name: str, table: RawRelation, ctx) -> int:
     """Check one raw table; write its accepted rows as ``name`` and its rejected rows.
 
     One pass parses the raw rows into the final table, in input order, with the
@@ -592,6 +604,12 @@ def _write_rejected(con, name: str, temp: str, rules, data: list[str]) -> None:
         con.unregister("fm_rejected_batch")
     con.execute(f"DROP TABLE {temp}")
     con.execute("DROP TABLE fm_records")
+
+
+def arrow_table(con, sql: str):
+    """A query's result as an Arrow table (DuckDB's relation API, old and new spellings)."""
+    relation = con.sql(sql)
+    return relation.to_arrow_table() if hasattr(relation, "to_arrow_table") else relation.arrow()
 
 
 def arrow_batches(relation, rows: int):
