@@ -82,7 +82,7 @@ def main() -> None:
     fit_s = time.perf_counter() - t0
     print(f"fit   {fit_s:7.1f} s  {scorer!r}")
     t0 = time.perf_counter()
-    ranked = scorer.score(t, open_only=False)
+    ranked = scorer.rank_open_leads(t, open_only=False)
     score_s = time.perf_counter() - t0
     print(f"score {score_s:7.1f} s  ({len(ranked):,} leads, with reasons)")
     # reference in the same run: a bare HGB fit on the sample size the scorer trains on

@@ -54,8 +54,8 @@ def test_scorer_leaves_leaky_columns_out_and_reports_both_scores():
     assert set(scorer.report()["leakage_features"]) == {
         "disposition"
     }  # contract_date: no time column
-    with_leaky = scorer.metrics_.loc[f"{scorer.chosen_model_} with leaky features", "roc_auc"]
-    without = scorer.metrics_.loc[scorer.chosen_model_, "roc_auc"]
+    with_leaky = scorer.summary_.loc[f"{scorer.chosen_model_} with leaky features", "roc_auc"]
+    without = scorer.summary_.loc[scorer.chosen_model_, "roc_auc"]
     assert with_leaky > 0.97 > without
 
 
