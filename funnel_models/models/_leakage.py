@@ -246,5 +246,6 @@ def find_leakage(
                 "reason": "; ".join(reasons),
             }
         )
-    out = pd.DataFrame(rows).set_index("feature")
+    columns = ["single_auc", "filled_converted", "filled_others", "outcome_share", "flagged"]
+    out = pd.DataFrame(rows, columns=["feature", *columns, "reason"]).set_index("feature")
     return out.sort_values(["flagged", "single_auc"], ascending=[False, False], kind="stable")

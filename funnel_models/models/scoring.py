@@ -877,9 +877,8 @@ class LeadScorer(ClassifierMixin, FunnelEstimator):
             return int(self.n_jobs)
         return 1 if n_rows < 100_000 else None
 
-    def _screen(self, t: _Training, kinds: dict[str, str], seed: int):
-        """The personal-data and leakage screens, and what they leave out (feature -> kind, reason)."""
-        personal = find_personal_data(t.X[list(kinds)])
+    def _screen(self, t: _Training, kinds: dict[str, str], personal: pd.DataFrame, seed: int):
+        """The leakage screen, and what both screens leave out (feature -> kind, reason)."""
         leakage = find_leakage(
             t.X[list(kinds)],
             t.y,
@@ -908,7 +907,7 @@ class LeadScorer(ClassifierMixin, FunnelEstimator):
                     warning,
                     stacklevel=4,
                 )
-        return personal, leakage, out
+        return leakage, out
 
     def _fit_training(self, t: _Training) -> None:
         seed = self._fit_seed()
@@ -922,15 +921,22 @@ class LeadScorer(ClassifierMixin, FunnelEstimator):
                 f"the target has only one class among the {t.y.size:,} labelled rows; "
                 "a scorer needs both converted and not-converted leads"
             )
-        kinds, dropped = _feature_kinds(t.X, t.time_column)
-        if not kinds:
+        # personal data first: a column of phone numbers is personal before it is an identifier
+        personal = find_personal_data(t.X)
+        private = (
+            set(personal.index[personal["personal"]]) if self.personal_data == "exclude" else set()
+        )
+        kinds, dropped = _feature_kinds(
+            t.X[[c for c in t.X.columns if c not in private]], t.time_column
+        )
+        if not kinds and not private:
             shown = "; ".join(f"{c}: {r}" for c, r in list(dropped.items())[:4])
             raise FunnelDataError(
                 f"no usable feature columns besides the target {t.target or 'y'!r}"
                 + (f" ({shown})" if shown else "")
                 + "; add lead attributes such as source, industry or company size"
             )
-        personal, leakage, left_out = self._screen(t, kinds, seed)
+        leakage, left_out = self._screen(t, kinds, personal, seed)
         use = [c for c in kinds if c not in left_out]
         if not use:
             raise FunnelDataError(
