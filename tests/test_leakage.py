@@ -239,3 +239,23 @@ def test_salvirt_keeps_every_feature_and_its_auc(tmp_path, capsys):
     assert report["excluded_features"] == []
     assert set(report["features"]) == columns
     assert report["metrics"][report["model"]]["roc_auc"] >= 0.83
+
+
+def test_single_feature_auc_of_an_unrelated_column_is_chance():
+    from sklearn.metrics import roc_auc_score
+
+    from funnel_models.models._leakage import single_feature_auc
+
+    aucs = []
+    for seed in range(8):  # seed 0 draws y from the same stream as the guard's folds
+        rng = np.random.default_rng(seed)
+        y = rng.integers(0, 2, 400)
+        aucs.append(single_feature_auc(pd.Series(rng.choice(["web", "fair"], 400)), y))
+    assert max(abs(a - 0.5) for a in aucs) < 0.1
+    assert abs(np.mean(aucs) - 0.5) < 0.03
+    # a real two-value signal: close to the in-sample AUC of its values' conversion rates
+    rng = np.random.default_rng(9)
+    y = rng.integers(0, 2, 2000)
+    signal = pd.Series(np.where(rng.random(2000) < 0.75, y, 1 - y)).map({0: "a", 1: "b"})
+    rate = pd.Series(y).groupby(signal).transform("mean")
+    assert single_feature_auc(signal, y) == pytest.approx(roc_auc_score(y, rate), abs=0.02)
