@@ -100,6 +100,7 @@ def test_one_line_reprs(name, dataset):
     assert "\n" not in after
     n_leads = model.n_leads_
     assert re.fullmatch(rf"<{name}: .*fitted on {n_leads:,} leads.*>", after), after
+    assert model._repr_mimebundle_() == {"text/plain": after}  # what Jupyter shows
     if name != "ResponseTimeEffect":  # open leads are censored or unlabelled, not counted
         assert f"{model.n_open_:,} still open" in after
 

@@ -175,3 +175,14 @@ def test_olist_mql_to_won_time_ordered():
     )
     assert auc > 0.6 and auc >= ref - 0.02, (auc, ref)
     json.dumps(s.report())  # the report is JSON-ready
+
+
+def test_a_model_file_with_our_marker_but_wrong_fields_is_a_clear_error(tmp_path):
+    import skops.io as sio
+
+    from funnel_models.models.scoring import _FORMAT, _FORMAT_VERSION
+
+    path = tmp_path / "odd.skops"
+    sio.dump({"format": _FORMAT, "version": _FORMAT_VERSION, "params": {"nonsense": 1}}, path)
+    with pytest.raises(fm.FunnelDataError, match="missing or wrong fields"):
+        fm.LeadScorer.load(path)

@@ -81,3 +81,9 @@ class FunnelEstimator(BaseEstimator):
         if self._is_fitted():
             return f"<{type(self).__name__}: {self._fit_description()}>"
         return super().__repr__(N_CHAR_MAX)
+
+    def _repr_mimebundle_(self, **kwargs) -> dict:
+        """In Jupyter, a fitted model shows its one line; an unfitted one scikit-learn's diagram."""
+        if self._is_fitted():
+            return {"text/plain": repr(self)}
+        return super()._repr_mimebundle_(**kwargs)
