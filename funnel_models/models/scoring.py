@@ -202,10 +202,20 @@ def _numbers_in_text(values: pd.Series) -> bool:
     filled = values.dropna()
     if filled.empty:
         return False
-    try:
-        return bool(pd.to_numeric(filled.astype(str), errors="coerce").notna().all())
-    except (TypeError, ValueError):
+
+    def numbers(texts) -> bool:
+        try:
+            return bool(pd.to_numeric(pd.Series(texts).astype(str), errors="coerce").notna().all())
+        except (TypeError, ValueError):
+            return False
+
+    if not numbers(filled.iloc[:100]):  # the first rows reject most text columns
         return False
+    try:
+        distinct = pd.unique(filled)
+    except TypeError:  # unhashable cells (dicts, lists) are not numbers
+        return False
+    return numbers(distinct)
 
 
 def _feature_kinds(
@@ -826,7 +836,7 @@ class LeadScorer(ClassifierMixin, FunnelEstimator):
         training = self._table_training(
             frame.reset_index(drop=True), y01.to_numpy(dtype=int), labels, n_open=0
         )
-        training.named = named
+        training.named, training.target = named, None  # the target is y, not a column
         return training
 
     def _table_training(self, rows, y, labels, *, n_open) -> _Training:
@@ -1165,12 +1175,15 @@ class LeadScorer(ClassifierMixin, FunnelEstimator):
         return _design(frame, self.feature_kinds_, times)[self.features_]
 
     def _proba(self, frame: pd.DataFrame) -> np.ndarray:
+        return self._proba_of_design(self._design_for(frame))
+
+    def _proba_of_design(self, X: pd.DataFrame) -> np.ndarray:
         from threadpoolctl import threadpool_limits
 
-        if not len(frame):
+        if not len(X):
             return np.empty((0, 2))
-        with threadpool_limits(limits=self._threads(len(frame))):
-            return self.model_.predict_proba(self._design_for(frame))
+        with threadpool_limits(limits=self._threads(len(X))):
+            return self.model_.predict_proba(X)
 
     def predict_proba(self, X) -> np.ndarray:
         """Calibrated probabilities, shape (n, 2): columns follow ``classes_``, so ``[:, 1]`` is P(converted).
@@ -1266,8 +1279,8 @@ class LeadScorer(ClassifierMixin, FunnelEstimator):
             id_col = self.id_column_
             if open_only and self.target_ in frame.columns:
                 frame = frame[~_filled(frame[self.target_])]
-        p = self._proba(frame)[:, 1]
         X = self._design_for(frame)
+        p = self._proba_of_design(X)[:, 1]
         ids = (
             frame[id_col].astype(str).to_numpy()
             if id_col and id_col in frame
