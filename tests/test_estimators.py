@@ -90,6 +90,29 @@ def test_clone_params_and_fitted_check(name, dataset):
     assert isinstance(model.summary_, pd.DataFrame) and len(model.summary_)
 
 
+#: scikit-learn's checks that need no flat X, y: they apply to every model
+API_CHECKS = [
+    "check_estimator_cloneable",
+    "check_estimator_tags_renamed",
+    "check_valid_tag_types",
+    "check_estimator_repr",
+    "check_no_attributes_set_in_init",
+    "check_parameters_default_constructible",
+    "check_get_params_invariance",
+    "check_set_params",
+    "check_do_not_raise_errors_in_init_or_set_params",
+    "check_mixin_order",
+]
+
+
+@pytest.mark.parametrize("check", API_CHECKS)
+@pytest.mark.parametrize("name", NAMES)
+def test_scikit_learn_api_checks_that_need_no_data(name, check):
+    from sklearn.utils import estimator_checks
+
+    getattr(estimator_checks, check)(name, getattr(fm, name)())
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_one_line_reprs(name, dataset):
     model, fit = _models(dataset)[name]
