@@ -80,7 +80,8 @@ SLOW_COMMANDS = {"slides"}
 #: score fit --json checks (the leakage guard and the scorer's quality on real data)
 SCORE_CHECKS = (("maven", "score_leakage"), ("salvirt", "score_auc"))
 FAST_REPORTS = {"olist", "maven", "generated", "no_sal"}  # the other reports are slow cells
-FAST_SCORES = {"olist", "salvirt"}  # the other fits (Maven: 6 s) are slow cells
+#: the score cells of the quick loop; the other fits (Maven: 6 s, Salvirt: 3 s) are slow cells
+FAST_SCORES = {("olist", "score_fit"), ("olist", "score_apply"), ("salvirt", "score_fit_json")}
 
 
 PACKAGE = str(Path(main.__code__.co_filename).resolve().parents[1])
@@ -307,14 +308,21 @@ def _param(name: str, check: str, need: str | None):
     elif need and (name, need) in LEDGER:
         reason = f"#11: blocked: the {name} × {need} cell fails"
         marks.append(pytest.mark.xfail(strict=True, raises=Blocked, reason=reason))
-    slow = check in SLOW_COMMANDS
-    slow |= check == "report" and name not in FAST_REPORTS
-    slow |= check.startswith("score") and name not in FAST_SCORES
-    if slow:
+    if _slow(name, check) or (need and _slow(name, need)):
         marks.append(pytest.mark.slow)
     if name in shapes.REAL:
         marks.append(pytest.mark.realdata)
     return pytest.param(name, check, marks=marks, id=f"{name}-{check}")
+
+
+def _slow(name: str, cell: str) -> bool:
+    if cell in SLOW_COMMANDS:
+        return True
+    if cell == "report":
+        return name not in FAST_REPORTS
+    if cell.startswith("score_fit") or cell == "score_apply":
+        return (name, cell) not in FAST_SCORES
+    return False
 
 
 def _command_params():
