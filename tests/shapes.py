@@ -394,12 +394,13 @@ def zombies(folder: Path) -> Dataset:
     rows = []
     created = created.copy()
     for lead_id in created.index[is_zombie]:
-        # created 300-700 days ago, walked to its zombie stage within days, then silence
+        # created 300-700 days ago, moved on within 2-20 h per stage (inside any SLA) to its
+        # zombie stage, then silence: no event, no activity
         t = (AS_OF - pd.Timedelta(days=float(rng.uniform(300, 700)))).floor("min")
         created[lead_id] = t
         rows.append((lead_id, "Lead", t))
         for stage in ("MQL", "SAL", "SQL")[: int(rng.integers(1, 4))]:
-            t = (t + pd.Timedelta(hours=float(rng.uniform(4, 60)))).floor("min")
+            t = (t + pd.Timedelta(hours=float(rng.uniform(2, 20)))).floor("min")
             rows.append((lead_id, stage, t))
     dead = pd.DataFrame(rows, columns=["lead_id", "stage", "entered_at"])
     events = pd.concat([live, dead], ignore_index=True)

@@ -31,7 +31,11 @@ without the package). The definitions checked:
 * the act-now list holds only open leads, at the stage and entry time the data shows, and per
   stage no more than the data's open visits; it names the stale horizon of each stage it
   counts (``act_now.horizon_days``: stage → days) and no lead past it; zombies (leads silent
-  for ≥ 300 days in ``zombies``, the generator's planted zombies in ``generated``) are not in it.
+  for ≥ 300 days in ``zombies``, the generator's planted zombies in ``generated``) are not in
+  it, and no whole-funnel SLA finding stands only because of them.
+* ``all_within_sla`` has no finding and an empty act-now list; ``one_segment`` has no segment
+  finding. ``score fit --json`` flags Maven's deal_stage and account_* columns as leakage and
+  keeps Salvirt's AUC at 0.83 or more.
 
 The xfail ledger (``LEDGER`` below) lists every cell that fails today with what is wrong, as
 ``pytest.mark.xfail(strict=True)``: when a fix makes a cell pass, it XPASSes, the suite fails,
@@ -167,8 +171,6 @@ LEDGER: dict[tuple[str, str], str] = {
     # ---- won deals at stake
     ("olist", "stalls_at_stake"): "`stalls` on Olist puts 5,046 won deals a year at stake on "
     "MQL->SAL; Olist wins at most 841 a year (841 wins, 1.4 years)",
-    ("zombies", "stalls_at_stake"): "`stalls` puts 6.5 won deals a year at stake on the MQL->SAL "
-    "SLA; the data wins 4.2 a year (the zombies count as visits still waiting)",
     ("generated", "stalls_at_stake"): "`stalls` on the generated funnel: segment sdr_team=SDR "
     "South has 6.5 won deals/yr at stake on MQL->SAL, more than the whole funnel's 5.0",
     # ---- the leakage guard
@@ -182,12 +184,12 @@ LEDGER: dict[tuple[str, str], str] = {
         "`stalls --json` states no stale horizon (act_now.horizon_days: stage -> days), so "
         "open leads count as open forever and the act-now list cannot leave out the dead",
     ),
-    **_each(
-        ("zombies", "generated"),
-        "no_zombies_in_act_now",
-        "`stalls` act-now list is led by zombies (leads silent for 400-700 days), not by "
-        "leads that can still be saved",
-    ),
+    ("zombies", "zombies_gone_quiet"): "`stalls` on zombies: all 72 act-now leads are zombies "
+    'silent for 300-700 days, and the headline "20% of MQLs are still waiting for SAL after '
+    'the 24 h SLA" is made of them (without zombies 3% of MQL visits breach it)',
+    ("generated", "zombies_gone_quiet"): "`stalls` on the generated funnel: the act-now list "
+    "is led by the generator's zombies (silent for 400-700 days), not by leads that can still "
+    "be saved",
 }
 
 
@@ -507,8 +509,8 @@ STALLS_CHECKS = (
 STALLS_SPECIAL = (
     ("all_within_sla", "quiet"),
     ("one_segment", "no_segment_findings"),
-    ("zombies", "no_zombies_in_act_now"),
-    ("generated", "no_zombies_in_act_now"),
+    ("zombies", "zombies_gone_quiet"),
+    ("generated", "zombies_gone_quiet"),
 )
 
 
@@ -616,7 +618,8 @@ def test_stalls_invariant(name, check, shape_dataset, run_cell):
     elif check == "no_segment_findings":  # a single value per attribute: nothing to compare
         bad += [f"finding {f['rank']} compares segment {f['segment']}" for f in findings
                 if f["segment"]]  # fmt: skip
-    elif check == "no_zombies_in_act_now":
+    elif check == "zombies_gone_quiet":  # dead leads are neither to act on nor "waiting"
+        bad += _zombie_driven_findings(d, as_of, findings)
         open_ = _open_visits(d, as_of)
         alive = open_[~open_.index.isin(d.zombies)]["stage"].value_counts()
         for lead in act["leads"]:
@@ -641,6 +644,31 @@ def test_stalls_invariant(name, check, shape_dataset, run_cell):
                     bad.append(f"act-now lead {lead['lead_id']} is {lead['days_in_stage']:.0f} d "
                                f"in {lead['stage']}, past its {h:.0f} d horizon")  # fmt: skip
     assert not bad, f"{name}: stalls --json ({check}):\n  " + "\n  ".join(bad[:15])
+
+
+def _zombie_driven_findings(d: shapes.Dataset, as_of: pd.Timestamp, findings) -> list[str]:
+    """Whole-funnel SLA findings that would not exist without the zombies.
+
+    For the step's visits that are not zombies and entered at least the threshold before
+    as_of (so each could breach it), the share that did not move on within the threshold;
+    at most the 10 % breach share the package tolerates by default means no finding.
+    """
+    ev = _upto(d, as_of).sort_values(["lead_id", "entered_at"], kind="stable")
+    nxt = ev.groupby("lead_id")["entered_at"].shift(-1)
+    bad = []
+    for f in findings:
+        if f["scope"] != "funnel" or _num(f.get("threshold_days")) is None:
+            continue
+        limit = pd.Timedelta(days=f["threshold_days"])
+        here = (ev["stage"] == f["from_stage"]) & ~ev["lead_id"].isin(d.zombies)
+        here &= ev["entered_at"] <= as_of - limit
+        waited = (nxt[here].fillna(as_of) - ev.loc[here, "entered_at"]) > limit
+        if here.any() and waited.mean() <= 0.10:
+            bad.append(
+                f"finding {f['rank']} ({f['summary']}) is made of zombies: without them "
+                f"{waited.mean():.0%} of {int(here.sum())} {f['from_stage']} visits breach"
+            )
+    return bad
 
 
 # ====================================================================== score fit --json
