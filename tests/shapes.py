@@ -4,7 +4,7 @@ Every shape is written by plain pandas/numpy code with a fixed seed into a canon
 (CSV or Parquet, plus ``funnel.yaml`` where the funnel is not the default) and comes back as a
 :class:`Dataset`: the argv a user types (``SOURCE --format F``) and the *canonical stage events
 computed here*, independently of the package, so that tests can compare the package's JSON
-output with plain pandas. The same goes for the real datasets in ``/work/shared/datasets`` (the
+output with plain pandas. The same goes for the real datasets in ``../shared/datasets`` (the
 events are derived from the raw CSVs with the adapters' documented rules, not read through the
 adapters) and for the CRM fixtures in ``tests/fixtures`` (events read off the files by hand; the
 same values are asserted in ``test_sources_crm.py`` / ``test_sources_mapping.py``).
@@ -26,14 +26,15 @@ one_segment        default funnel; every segment attribute has a single value (P
 no_activities      default funnel without an activities table (CSV)
 =================  ==========================================================================
 
-Plus :func:`real` (``olist``, ``maven``, ``salvirt``; skipped with a reason when the folder is
-absent), :func:`fixture` (the CRM exports in ``tests/fixtures``) and :func:`generated` (the
+Plus :func:`real` (``olist``, ``maven``, ``salvirt`` from ``../shared/datasets`` or
+``$FUNNEL_MODELS_DATASETS``; skipped with a reason when the folder is absent), :func:`fixture` (the CRM exports in ``tests/fixtures``) and :func:`generated` (the
 default generated funnel, ``funnel-models generate``).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +46,20 @@ import yaml
 AS_OF = pd.Timestamp("2025-06-30 12:00", tz="UTC")
 #: A date before any event of any dataset here (the ``--as-of`` a confused user types).
 BEFORE_ANY_DATA = "2015-01-01"
-DATASETS = Path("/work/shared/datasets")
+
+
+def _datasets_folder() -> Path:
+    """``$FUNNEL_MODELS_DATASETS``, else ``../shared/datasets`` beside the checkout (main) or
+    beside the worktrees' folder (``/work/wt/<name>`` -> ``/work/shared/datasets``)."""
+    given = os.environ.get("FUNNEL_MODELS_DATASETS")
+    if given:
+        return Path(given)
+    repo = Path(__file__).resolve().parents[1]
+    candidates = [repo.parent / "shared" / "datasets", repo.parents[1] / "shared" / "datasets"]
+    return next((c for c in candidates if c.exists()), candidates[0])
+
+
+DATASETS = _datasets_folder()
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 DAY = pd.Timedelta(days=1)
 HOUR = pd.Timedelta(hours=1)
@@ -529,7 +543,7 @@ SHAPES: dict[str, Callable[[Path], Dataset]] = {
 
 # ---------------------------------------------------------------------- real data
 def real(name: str) -> Dataset:
-    """A real dataset of ``/work/shared/datasets``; ``pytest.skip`` when it is absent."""
+    """A real dataset of ``DATASETS``; ``pytest.skip`` when it is absent."""
     import pytest
 
     folder, builder = _REAL[name]
