@@ -18,8 +18,9 @@ renamed            Subscriber → Prospect → Qualified → Proposal, "Closed W
                    "Junk"; marketing owns Qualified, the hand-off is Qualified->Proposal with a
                    72 h SLA; CRM spellings in the events resolved by aliases (CSV)
 no_opportunities   default funnel, no opportunities table, no amounts anywhere (Parquet)
-zombies            default funnel; 40 % of leads entered MQL/SAL/SQL 300-700 days ago and have
-                   had no event and no activity since; the rest move within days (Parquet)
+zombies            default funnel; 40 % of leads reached MQL/SAL/SQL (each hand-off inside the
+                   SLA) 300-700 days ago and have had no event and no activity since; the
+                   rest move within days (Parquet)
 all_within_sla     default funnel; every MQL->SAL within 2-20 h, every open visit younger than
                    any closed visit of its stage, segments behave identically (CSV)
 one_segment        default funnel; every segment attribute has a single value (Parquet)
@@ -27,8 +28,13 @@ no_activities      default funnel without an activities table (CSV)
 =================  ==========================================================================
 
 Plus :func:`real` (``olist``, ``maven``, ``salvirt`` from ``../shared/datasets`` or
-``$FUNNEL_MODELS_DATASETS``; skipped with a reason when the folder is absent), :func:`fixture` (the CRM exports in ``tests/fixtures``) and :func:`generated` (the
-default generated funnel, ``funnel-models generate``).
+``$FUNNEL_MODELS_DATASETS``; skipped with a reason when the folder is absent),
+:func:`fixture` (the CRM exports in ``tests/fixtures``) and :func:`generated` (the default
+generated funnel, ``funnel-models generate``, with its zombies from ground_truth.json).
+
+The Olist, Maven and fixture events name the stages the adapters write today (Olist: MQL,
+Won; Maven: Engaging, Won, Lost; HubSpot/Salesforce: the pipeline's names). If an adapter
+renames a stage, update the events here with it.
 """
 
 from __future__ import annotations
