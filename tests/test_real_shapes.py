@@ -83,9 +83,10 @@ COMMANDS = (
 SLOW_COMMANDS = {"slides"}
 #: score fit --json checks (the leakage guard and the scorer's quality on real data)
 SCORE_CHECKS = (("maven", "score_leakage"), ("salvirt", "score_auc"))
+SCORED_JSON = {name for name, _ in SCORE_CHECKS}
 FAST_REPORTS = {"olist", "maven", "generated", "no_sal"}  # the other reports are slow cells
 #: the score cells of the quick loop; the other fits (Maven: 6 s, Salvirt: 3 s) are slow cells
-FAST_SCORES = {("olist", "score_fit"), ("olist", "score_apply"), ("salvirt", "score_fit_json")}
+FAST_SCORES = {("olist", "score_fit"), ("olist", "score_apply"), ("salvirt", "score_fit")}
 
 
 PACKAGE = str(Path(main.__code__.co_filename).resolve().parents[1])
@@ -254,9 +255,10 @@ def _argv(d: shapes.Dataset, cell: str, out: Path) -> tuple[list[str], tuple[Pat
         "funnel_before": (["funnel", *src, "--as-of", shapes.BEFORE_ANY_DATA, "--json"], ()),
         "stalls": (["stalls", *src], ()),
         "stalls_json": (["stalls", *src, "--json"], ()),
-        "score_fit": (["score", "fit", *src, *(d.score or ()), "--out", str(model)], ()),
-        "score_fit_json": (
-            ["score", "fit", *src, *(d.score or ()), "--out", str(out / "m.skops"), "--json"],
+        # --json where a score check reads the report (Maven, Salvirt): one fit, not two
+        "score_fit": (
+            ["score", "fit", *src, *(d.score or ()), "--out", str(model)]
+            + (["--json"] if d.name in SCORED_JSON else []),
             (),
         ),
         "score_apply": (
@@ -322,7 +324,7 @@ def _slow(name: str, cell: str) -> bool:
         return True
     if cell == "report":
         return name not in FAST_REPORTS
-    if cell.startswith("score_fit") or cell == "score_apply":
+    if cell in ("score_fit", "score_apply"):
         return (name, cell) not in FAST_SCORES
     return False
 
@@ -331,7 +333,6 @@ def _command_params():
     scored = [d for d in DATASETS if d not in shapes.FIXTURE_NAMES]  # a fixture: nothing to fit
     pairs = [(d, c) for d in DATASETS for c in COMMANDS if not c.startswith("score")]
     pairs += [(d, c) for d in scored for c in ("score_fit", "score_apply")]
-    pairs += [(d, "score_fit_json") for d, _ in SCORE_CHECKS]
     return _pair_params(pairs)
 
 
@@ -365,7 +366,7 @@ def test_command(name, cell, shape_dataset, run_cell):
         return
     if cell == "validate" and d.rejected:  # the count read off the files by hand
         assert f"\n{d.rejected:,} rows rejected:" in run.out, f"{where}:\n{run.out}"
-    if cell.endswith(("_json", "_before")):  # JSON only on stdout
+    if "--json" in run.argv:  # JSON only on stdout
         try:
             payload = run.json()
         except json.JSONDecodeError as exc:
@@ -672,10 +673,10 @@ def _zombie_driven_findings(d: shapes.Dataset, as_of: pd.Timestamp, findings) ->
 
 
 # ====================================================================== score fit --json
-@pytest.mark.parametrize(("name", "check"), _pair_params(SCORE_CHECKS, "score_fit_json"))
+@pytest.mark.parametrize(("name", "check"), _pair_params(SCORE_CHECKS, "score_fit"))
 def test_score_invariant(name, check, shape_dataset, run_cell):
     d = shape_dataset(name)
-    report = _payload(run_cell, name, "score_fit_json")
+    report = _payload(run_cell, name, "score_fit")
     leaky = set(report["leakage_features"])
     if check == "score_leakage":  # Maven, Engaging -> Won
         pipe = pd.read_csv(d.source / "sales_pipeline.csv")
