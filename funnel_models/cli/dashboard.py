@@ -99,8 +99,8 @@ def run(args) -> int:
     )
     from funnel_models.core.redaction import redact
 
-    source = _source(args)
     token, generated = resolve_token(args.host, no_auth=args.no_auth, environ=os.environ)
+    source = _source(args)
     opts = ServerOptions(
         source=source,
         as_of=args.as_of,
@@ -111,16 +111,16 @@ def run(args) -> int:
         kernel_timeout_s=args.kernel_timeout,
         token=token,
     )
-    if args.dry_run:
-        print(" ".join(server_command(opts)))
-        print(f"source (in the environment): {redact(source)}")
-        return 0
     if args.no_auth and not is_local_host(args.host):
         print(
             f"WARNING: serving {args.host}:{args.port} with no login (--no-auth): anyone who "
             "can reach this port sees the data.",
             file=sys.stderr,
         )
+    if args.dry_run:
+        print(" ".join(server_command(opts)))
+        print(f"source (in the environment): {redact(source)}")
+        return 0
     if token and not generated:
         print("pages need the token in $FUNNEL_MODELS_TOKEN", file=sys.stderr)
     check_port_free(args.host, args.port)

@@ -56,6 +56,13 @@ def run(args) -> int:
     from funnel_models.app.voila import ANALYST_NOTEBOOKS, default_source, notebook_path
     from funnel_models.core.redaction import has_secret, redact
 
+    out = Path(args.out)
+    targets = [(notebook_path(name), out / name) for name in ANALYST_NOTEBOOKS]
+    existing = [str(dst) for _, dst in targets if dst.exists()]
+    if existing and not args.force:
+        raise FunnelConfigError(
+            f"{existing[0]} exists; pass --force to overwrite the notebooks in {out}"
+        )
     if args.source is None:
         source = str(default_source())
     elif "://" in args.source:
@@ -71,13 +78,6 @@ def run(args) -> int:
             raise FileNotFoundError(2, "no such data set", str(path))
         source = str(path)
 
-    out = Path(args.out)
-    targets = [(notebook_path(name), out / name) for name in ANALYST_NOTEBOOKS]
-    existing = [str(dst) for _, dst in targets if dst.exists()]
-    if existing and not args.force:
-        raise FunnelConfigError(
-            f"{existing[0]} exists; pass --force to overwrite the notebooks in {out}"
-        )
     out.mkdir(parents=True, exist_ok=True)
     for src, dst in targets:
         notebook = with_source(json.loads(src.read_text(encoding="utf-8")), source, src.name)
