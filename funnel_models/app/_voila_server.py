@@ -11,7 +11,8 @@ the command line. What it adds to Voila:
 * :class:`FunnelKernelManager`: at most ``max_kernels`` kernels (a visitor past that gets a
   503 "busy, retry" page; refilling a page's preheated kernel waits for room), with Jupyter's
   idle culler for kernels that no page is connected to;
-* pages that answer 403 without the token instead of redirecting (like Jupyter's API);
+* pages that answer 403 without the token instead of redirecting (like Jupyter's API), and
+  that set the ``_xsrf`` cookie Voila's unload request needs to shut the page's kernel down;
 * the token is read once and removed from the environment the kernels inherit; the server
   exits when ``funnel-models dashboard`` dies (``PR_SET_PDEATHSIG`` on Linux).
 """
@@ -27,6 +28,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import plotly
 import tornado.web
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from jupyter_server.utils import url_path_join
@@ -54,6 +56,7 @@ BUSY_MESSAGE = (
     "sessions are freed as soon as other visitors close their page."
 )
 RETRY_AFTER_S = 60
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 
 class FunnelKernelManager(AsyncMappingKernelManager):
@@ -122,6 +125,9 @@ class PageHandler(_NoRedirectLogin, TornadoVoilaHandler):
             raise tornado.web.HTTPError(
                 503, BUSY_MESSAGE.format(max_kernels=self.kernel_manager.max_kernels)
             )
+        # Voila's page shuts its kernel down on unload with a POST that carries the `_xsrf`
+        # cookie; tornado sets that cookie only when the token is read, and Voila never does.
+        _ = self.xsrf_token
         await super().get(path)
 
     def write_error(self, status_code, **kwargs):
@@ -158,7 +164,12 @@ class FunnelVoila(Voila):
             LandingHandler,
             {"voila_configuration": self.voila_configuration},
         )
-        return [landing, *handlers]
+        plotly_js = (  # for the figures a cell shows as HTML (see the template)
+            url_path_join(self.server_url, r"/voila/funnel_models/(plotly\.min\.js)"),
+            tornado.web.StaticFileHandler,
+            {"path": str(PLOTLY_JS.parent)},
+        )
+        return [landing, plotly_js, *handlers]
 
 
 def _die_with_parent(parent_pid: int | None) -> None:
@@ -203,7 +214,8 @@ def voila_config(args: argparse.Namespace, token: str | None) -> Config:
             "pages": [
                 {"name": p.name, "title": p.title, "url": f"voila/render/{p.name}.ipynb"}
                 for p in PAGES
-            ]
+            ],
+            "plotly_js": "voila/funnel_models/plotly.min.js",
         }
     }
     cfg.FunnelKernelManager.max_kernels = args.max_kernels
