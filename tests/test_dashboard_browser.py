@@ -272,7 +272,7 @@ def test_every_page_is_reached_from_the_navigation(browser, server, artifacts_di
         for bad in BAD_WORDS:
             assert bad not in page.text(), f"{bad!r} on the {name} page"
     _assert_clean(page)
-    page.page.close()
+    page.page.close(run_before_unload=True)  # as a person closes the tab
     # leaving a page shut its kernel down at once (Voila's unload request): at most the
     # ready kernel of each page and the two pages the other tests keep open are left
     assert wait_for(lambda: len(server.kernels()) <= len(NAV) + 2, 30), len(server.kernels())
