@@ -120,6 +120,29 @@ def test_server_command_holds_no_secret_and_dry_run_redacts(tmp_path):
     assert "postgresql://ann:***@127.0.0.1:9/crm" in result.stdout
 
 
+def test_server_is_local_offline_and_code_free_by_default():
+    """What the server process configures Voila with (moved from test_report.py)."""
+    from funnel_models.app._voila_server import FunnelKernelManager, main_parser, voila_config
+
+    cfg = voila_config(main_parser().parse_args([]), token=None)
+    assert cfg.Voila.ip == "127.0.0.1" and cfg.Voila.token is None
+    assert cfg.Voila.port_retries == 0 and cfg.Voila.config_file_paths == []
+    voila = cfg.VoilaConfiguration
+    assert voila.template == "funnel_models"  # offline: no CDN (see the browser tests)
+    assert voila.strip_sources is True and voila.show_tracebacks is False
+    assert voila.preheat_kernel is True and voila.default_pool_size == 1
+    assert voila.multi_kernel_manager_class is FunnelKernelManager
+    assert cfg.FunnelKernelManager.max_kernels == DEFAULT_MAX_KERNELS
+    assert cfg.FunnelKernelManager.cull_connected is False
+    args = main_parser().parse_args(["--host=0.0.0.0", "--no-preheat", "--kernel-timeout=60"])
+    cfg = voila_config(args, token="t" * 32)
+    assert cfg.Voila.ip == "0.0.0.0" and cfg.Voila.token == "t" * 32
+    assert cfg.VoilaConfiguration.preheat_kernel is False
+    idle_s, interval_s = cull_settings(60)
+    assert cfg.FunnelKernelManager.cull_idle_timeout == idle_s
+    assert cfg.FunnelKernelManager.cull_interval == interval_s
+
+
 def test_dry_run_writes_no_sample(tmp_path):
     xdg = tmp_path / "xdg"
     result = _cli("dashboard", "--dry-run", env={"XDG_DATA_HOME": str(xdg)})

@@ -226,7 +226,8 @@ def voila_config(args: argparse.Namespace, token: str | None) -> Config:
     return cfg
 
 
-def main(argv: list[str] | None = None) -> int:
+def main_parser() -> argparse.ArgumentParser:
+    """The server's options (what :func:`funnel_models.app.voila.server_command` passes)."""
     parser = argparse.ArgumentParser(prog="python -m funnel_models.app._voila_server")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8866)
@@ -234,7 +235,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kernel-timeout", type=int, default=DEFAULT_KERNEL_TIMEOUT_S)
     parser.add_argument("--no-preheat", dest="preheat", action="store_false")
     parser.add_argument("--parent-pid", type=int, default=None)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = main_parser().parse_args(argv)
 
     _die_with_parent(args.parent_pid)
     token = os.environ.pop(TOKEN_ENV, None) or None  # the kernels inherit the rest
