@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from _voila import (
@@ -149,6 +150,22 @@ def test_dry_run_writes_no_sample(tmp_path):
     assert result.returncode == 0, result.stderr
     assert str(xdg / "funnel_models" / "sample") in result.stdout
     assert not xdg.exists()
+
+
+def test_bundled_sample_goes_to_the_user_data_folder_once(tmp_path, monkeypatch):
+    from funnel_models.app import voila
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    sample = voila.default_source()
+    assert sample == tmp_path / "xdg" / "funnel_models" / "sample"
+    truth = json.loads((sample / "ground_truth.json").read_text())
+    assert truth["rows"]["leads"] == voila.SAMPLE_LEADS
+    stamp = (sample / "leads.parquet").stat().st_mtime_ns
+    assert voila.default_source() == sample  # not generated again
+    assert (sample / "leads.parquet").stat().st_mtime_ns == stamp
+    assert sorted(p.name for p in sample.parent.iterdir()) == ["sample"]  # no temporary left
+    package = Path(voila.__file__).resolve().parents[1]
+    assert not sample.resolve().is_relative_to(package)
 
 
 def test_error_panel_redacts_the_password():

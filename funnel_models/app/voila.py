@@ -38,10 +38,12 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -157,8 +159,6 @@ def default_source(*, create: bool = True) -> Path:
     sample = sample_dir()
     if (sample / "ground_truth.json").exists() or not create:
         return sample
-    import tempfile
-
     from funnel_models.synthetic import generate
 
     sample.parent.mkdir(parents=True, exist_ok=True)
@@ -172,8 +172,6 @@ def default_source(*, create: bool = True) -> Path:
             if not (sample / "ground_truth.json").exists():
                 raise
     finally:
-        import shutil
-
         shutil.rmtree(tmp, ignore_errors=True)
     return sample
 
