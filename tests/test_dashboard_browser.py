@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 from _voila import CHROMIUM, CHROMIUM_ARGS, serve_dashboard, wait_for
 
-# about two minutes in all (three servers, the report, the slides): slow as well
+# a few minutes in all (three servers, the report, the slides): slow as well
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
@@ -282,7 +282,7 @@ def test_every_page_is_reached_from_the_navigation(browser, server, artifacts_di
 # ---- bad input ---------------------------------------------------------------------------------
 def _message_page(browser, source, name, artifacts_dir) -> str:
     log = artifacts_dir / f"dashboard_server_{name}.log"
-    with serve_dashboard(source, log_path=log) as served:
+    with serve_dashboard(source, args=["--no-preheat"], log_path=log) as served:
         page = Page(browser, served.page_url("executive"), f"dashboard_{name}", artifacts_dir)
         page.page.locator(".fm-message").wait_for(state="visible", timeout=RENDER_TIMEOUT_MS)
         page.shot()
