@@ -272,11 +272,32 @@ def test_every_page_is_reached_from_the_navigation(browser, server, artifacts_di
         for bad in BAD_WORDS:
             assert bad not in page.text(), f"{bad!r} on the {name} page"
     _assert_clean(page)
-    page.page.close(run_before_unload=True)  # as a person closes the tab
+    page.follow("Funnel dashboards")  # back to the landing page, which has no kernel
     # leaving a page shut its kernel down at once (Voila's unload request): at most the
     # ready kernel of each page and the two pages the other tests keep open are left
     assert wait_for(lambda: len(server.kernels()) <= len(NAV) + 2, 30), len(server.kernels())
     assert "403 POST /voila/api/shutdown" not in server.log_path.read_text(errors="replace")
+    page.page.close()
+
+
+def test_with_a_token_the_pages_and_their_widgets_work(browser, small_dataset, artifacts_dir):
+    """Signed in once through the printed address, a visitor moves between pages with the
+    cookie, and the kernel websocket (every chart is a widget) works; without it, 403."""
+    token = "a-long-enough-test-token-0123456789"
+    log = artifacts_dir / "dashboard_server_token.log"
+    with serve_dashboard(small_dataset, env={"FUNNEL_MODELS_TOKEN": token}, log_path=log) as served:
+        anonymous = browser.new_page()
+        response = anonymous.goto(served.page_url("executive"))
+        assert response.status == 403 and "Sign in" in anonymous.locator("body").inner_text()
+        anonymous.close()
+        page = Page(browser, f"{served.base}?token={token}", "dashboard_token", artifacts_dir)
+        page.follow(NAV["executive"], nav=False)
+        page.wait_for_charts(4)
+        page.follow(NAV["handoff"])  # no token in this address: the cookie signs it in
+        assert page.page.url == served.page_url("handoff")
+        page.wait_for_charts(6)
+        assert not page.errors, page.errors
+        page.page.close(run_before_unload=True)
 
 
 # ---- bad input ---------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from funnel_models.cli import main
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 NOTEBOOKS = ("explore_funnel", "explore_lead_scoring")
-RUN_TIMEOUT_MS = 600_000
+RUN_TIMEOUT_MS = 600_000  # under the test's own 900 s
 
 
 @pytest.fixture(scope="module")
@@ -105,17 +105,47 @@ def _status(url: str) -> int | None:
         return None
 
 
-_RAN_ALL = """() => {
-  const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-  if (!panel || !panel.content || !panel.sessionContext) return false;
+# The notebook panel of one file (never "the current tab": JupyterLab may restore others).
+_PANEL = """const panel = (() => {
+  const app = window.jupyterapp;
+  if (!app) return null;
+  for (const w of app.shell.widgets('main')) if (w.context && w.context.path === path) return w;
+  return null;
+})();"""
+
+_KERNEL_IDLE = (
+    "path => { "
+    + _PANEL
+    + """
+  const k = panel && panel.sessionContext.session && panel.sessionContext.session.kernel;
+  return Boolean(k) && k.status === 'idle'; }"""
+)
+
+_RUN_ALL = (
+    "async path => { "
+    + _PANEL
+    + """
+  window.jupyterapp.shell.activateById(panel.id);
+  if (window.jupyterapp.shell.currentWidget !== panel) throw new Error('not activated');
+  await window.jupyterapp.commands.execute('notebook:run-all-cells');
+  return true; }"""
+)
+
+_RAN_ALL = (
+    "path => { "
+    + _PANEL
+    + """
+  if (!panel) return false;
   const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
   if (!kernel || kernel.status !== 'idle') return false;
   const cells = panel.content.widgets.filter(c => c.model.type === 'code');
-  return cells.length > 0 && cells.every(c => c.model.executionCount !== null);
-}"""
+  return cells.length > 0 && cells.every(c => c.model.executionCount !== null); }"""
+)
 
-_OUTPUTS = """() => {
-  const panel = window.jupyterapp.shell.currentWidget;
+_OUTPUTS = (
+    "path => { "
+    + _PANEL
+    + """
   const out = {errors: [], plotly: 0, widgets: 0};
   for (const cell of panel.content.widgets) {
     if (cell.model.type !== 'code') continue;
@@ -126,27 +156,24 @@ _OUTPUTS = """() => {
       if (data['application/vnd.jupyter.widget-view+json']) out.widgets += 1;
     }
   }
-  return out;
-}"""
+  return out; }"""
+)
 
 
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_runs_in_jupyterlab(browser, lab, name, artifacts_dir):
     base, token = lab
+    path = f"{name}.ipynb"
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     js_errors: list[str] = []
     page.on("pageerror", lambda exc: js_errors.append(str(exc)))
-    page.goto(f"{base}lab/tree/{name}.ipynb?token={token}", timeout=120_000)
-    page.wait_for_function(
-        """() => { const p = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-                   const k = p && p.sessionContext && p.sessionContext.session
-                             && p.sessionContext.session.kernel;
-                   return k && k.status === 'idle'; }""",
-        timeout=120_000,
-    )
-    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    page.wait_for_function(_RAN_ALL, timeout=RUN_TIMEOUT_MS, polling=1000)
-    outputs = page.evaluate(_OUTPUTS)
+    # ?reset: a fresh workspace, so only this notebook is open
+    page.goto(f"{base}lab/tree/{path}?reset&token={token}", timeout=120_000)
+    page.wait_for_function(_KERNEL_IDLE, arg=path, timeout=180_000)
+    page.evaluate(_RUN_ALL, path)  # Run > Run All Cells
+    page.wait_for_function(_RAN_ALL, arg=path, timeout=RUN_TIMEOUT_MS, polling=1000)
+    outputs = page.evaluate(_OUTPUTS, path)
     assert not outputs["errors"], outputs["errors"]
     assert outputs["plotly"] >= 1, "the notebook shows no chart"
     page.wait_for_function(
