@@ -222,6 +222,9 @@ def voila_config(args: argparse.Namespace, token: str | None) -> Config:
     cfg.FunnelKernelManager.cull_idle_timeout = cull_idle_s
     cfg.FunnelKernelManager.cull_interval = cull_interval_s
     cfg.FunnelKernelManager.cull_connected = False  # a page that is open keeps its kernel
+    # a page's websocket waits this long for its kernel (Jupyter's 60 s failed on a machine
+    # loaded 4x over, leaving the page without its widgets)
+    cfg.FunnelKernelManager.kernel_info_timeout = 180
     cfg.KernelManager.shutdown_wait_time = 2.0  # then the kernel is killed: a quick stop
     return cfg
 
