@@ -406,7 +406,7 @@ class HandoffDashboard(widgets.VBox):
                 data.dataset, as_of=data.as_of
             )
         self.effect_model = effect
-        self.effect.show(plots.response_curve(effect.summary))
+        self.effect.show(plots.response_curve(effect.summary_))
         super().__init__(
             [
                 self.filters,
