@@ -1,5 +1,5 @@
 # funnel_models — the two commands that matter on a fresh clone:
-#   make demo    environment + bundled sample data + executive dashboard on http://127.0.0.1:8866
+#   make demo    environment + sample data + every dashboard on http://127.0.0.1:8866
 #   make test    environment + browser dependencies + the test suite
 # Everything runs non-interactively (CI=true, no standard input).
 
@@ -14,8 +14,6 @@ STAMP := $(VENV)/.installed-stamp
 BENCH_STAMP := $(VENV)/.installed-bench-stamp
 SAMPLE := data/sample/leads.parquet
 
-# Voila finds our offline template (no CDN) through JUPYTER_PATH.
-export JUPYTER_PATH := $(CURDIR)/funnel_models/share/jupyter$(if $(JUPYTER_PATH),:$(JUPYTER_PATH))
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PIP_NO_INPUT := 1
 export PYTHONDONTWRITEBYTECODE := 1
@@ -23,7 +21,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 .PHONY: help env demo test browser-deps lint format bench clean distclean
 
 help:
-	@echo "make demo          serve the executive dashboard on http://127.0.0.1:$(PORT)"
+	@echo "make demo          serve every dashboard on http://127.0.0.1:$(PORT)"
 	@echo "make test          run the test suite (installs Chromium via apt when missing)"
 	@echo "make lint          ruff check + ruff format --check"
 	@echo "make bench         run the benchmarks in benchmarks/"
@@ -39,13 +37,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --progress-bar off -e ".[dev]"
 	@touch $@
 
-# The bundled sample: generated on first use (data/sample/ is gitignored).
+# The checkout's sample (data/sample/ is gitignored), as the README's examples read it.
 $(SAMPLE): | $(STAMP)
 	$(BIN)/funnel-models generate --out data/sample --leads 10000 --seed 7
 
+# One server for the executive, hand-off and workshop pages; Ctrl-C stops it and its kernels.
 demo: $(STAMP) $(SAMPLE)
-	@echo "Executive dashboard: http://127.0.0.1:$(PORT)  (Ctrl-C to stop)"
-	$(BIN)/funnel-models dashboard data/sample --which executive --port $(PORT)
+	$(BIN)/funnel-models dashboard data/sample --port $(PORT)
 
 # Debian's Chromium for the browser tests (Playwright's own browser download is not used).
 browser-deps:

@@ -30,6 +30,7 @@ _EXPORTS = {
     "stage_counts": "funnel_models.analysis.conversion",
     "step_conversion": "funnel_models.analysis.conversion",
     "FunnelDataset": "funnel_models.core.dataset",
+    "find_personal_data": "funnel_models.core.privacy",
     "ingest": "funnel_models.io",
     "load": "funnel_models.io",
     "response_time_table": "funnel_models.models.handoff",
@@ -41,6 +42,7 @@ _EXPORTS = {
     "find_leakage": "funnel_models.models.scoring",
     "LeadScorer": "funnel_models.models.scoring",
     "LeakageWarning": "funnel_models.models.scoring",
+    "PersonalDataWarning": "funnel_models.models.scoring",
     "spells": "funnel_models.analysis.visits",
     "transitions": "funnel_models.analysis.visits",
     "Funnel": "funnel_models.core.funnel",
@@ -88,8 +90,14 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     from funnel_models.analysis.visits import spells, transitions
     from funnel_models.core.dataset import FunnelDataset
     from funnel_models.core.funnel import Funnel, Stage
+    from funnel_models.core.privacy import find_personal_data
     from funnel_models.io import ingest, load
     from funnel_models.models.handoff import ResponseTimeEffect, response_time_table
     from funnel_models.models.markov import FunnelMarkov
-    from funnel_models.models.scoring import LeadScorer, LeakageWarning, find_leakage
+    from funnel_models.models.scoring import (
+        LeadScorer,
+        LeakageWarning,
+        PersonalDataWarning,
+        find_leakage,
+    )
     from funnel_models.models.survival import TimeToConvert, conversion_spells

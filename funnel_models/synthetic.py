@@ -20,6 +20,19 @@ censored. Five effects are planted and written with their true sizes to
 4. ``leaky_channel`` -- sales rejects paid-search MQLs ("not a fit") far more often.
 5. ``abm_lift`` -- opportunities of target (ABM) accounts are won more often.
 
+Zombie leads, so that a stale-lead policy has something to find: 3 % of the leads
+with an MQL, SAL, SQL or Opportunity visit entered at least 180 days before
+``as_of`` are abandoned at one such visit (``PLANTED["p_zombie"]``,
+``"zombie_min_silent_days"``): nothing happens to them afterwards (no stage event,
+no activity, no new opportunity; an open opportunity stays open), so at ``as_of``
+they are open and silent for 180 to 730 days. In a real CRM these are the records
+nobody closed. ``ground_truth.json["zombies"]`` lists them (``lead_ids``), how many
+per stage (``by_stage``) and how long they have been silent
+(``days_silent_at_as_of``). They come from their own random stream: every other
+row is the same as without them, and the effects above are measured on the
+trajectories before the zombies were cut (zombies are drawn independently of every
+attribute, so the sizes hold). Old open MQL/SAL/SQL visits are almost all zombies.
+
 Randomness comes only from :class:`numpy.random.Generator` objects spawned from
 ``np.random.SeedSequence(seed)``: one for the accounts and one per chunk of
 leads, so the same ``seed`` (and ``chunk_size``) gives byte-identical files.
@@ -238,6 +251,9 @@ PLANTED: dict[str, Any] = {
     "p_sales_action_in_business_hours": 0.9,
     "amount_median_eur_by_size": {"SMB": 8_000, "Mid-market": 30_000, "Enterprise": 120_000},
     "amount_sigma": 0.8,
+    # zombies: leads abandoned at an old MQL/SAL/SQL/Opportunity visit, never touched again
+    "p_zombie": 0.03,
+    "zombie_min_silent_days": 180,
 }
 
 _BACKLOG_SHARE = np.array([PLANTED["handoff_backlog_share_by_team"].get(t, 0.0) for t in TEAMS])
@@ -527,8 +543,13 @@ class _Context:
         self.n_quarters = 4 * n_years
 
 
-def _simulate_chunk(ctx: _Context, rng: np.random.Generator, start: int, n: int):
-    """Simulate leads ``start .. start+n-1``: full trajectories, then the ``as_of`` cut."""
+def _simulate_chunk(
+    ctx: _Context, rng: np.random.Generator, start: int, n: int, zrng: np.random.Generator
+):
+    """Simulate leads ``start .. start+n-1``: full trajectories, zombies, then the ``as_of`` cut.
+
+    ``zrng`` draws the zombies only, so the rest of the data is the same as without them.
+    """
     cal = ctx.cal
     acc = ctx.accounts
     idx = np.arange(n)
@@ -889,7 +910,20 @@ def _simulate_chunk(ctx: _Context, rng: np.random.Generator, start: int, n: int)
         if rnd == _MAX_ROUNDS - 1 or mql_lid.size == 0:
             break
 
-    # ---- ground truth pieces (uncensored)
+    # ---- zombies: abandoned at one visit, silent ever since (their own random stream)
+    e, a = ev.columns(), act.columns()
+    opp_parts = stats["opps"]
+    z_lead, z_stage, z_t, e, a, stats["opps"] = _zombies(ctx, zrng, e, a, opp_parts)
+    # what a zombie never did after it went silent did not happen (the true conversion)
+    first_mql[z_lead] = np.where(first_mql[z_lead] > z_t, -1, first_mql[z_lead])
+    first_sql[z_lead] = np.where(first_sql[z_lead] > z_t, -1, first_sql[z_lead])
+    stats["zombies"] = (
+        _id_strings("L", start + z_lead + 1, _width(ctx.n_leads, 7)).to_pylist(),
+        z_stage,
+        z_t,
+    )
+
+    # ---- ground truth pieces (uncensored, apart from what zombies never did)
     stats["handoff"] = np.concatenate(g_handoff, axis=1)
     stats["accept"] = np.concatenate(g_accept, axis=1).astype(np.int64)
     stats["resp"] = np.concatenate(g_resp, axis=1).astype(np.int64)
@@ -921,7 +955,6 @@ def _simulate_chunk(ctx: _Context, rng: np.random.Generator, start: int, n: int)
         }
     )
 
-    e = ev.columns()
     keep = e["t"] <= cut
     e = {k: v[keep] for k, v in e.items()}
     order = np.lexsort((e["stage"], e["t"], e["lead"]))
@@ -937,7 +970,6 @@ def _simulate_chunk(ctx: _Context, rng: np.random.Generator, start: int, n: int)
         }
     )
 
-    a = act.columns()
     keep = a["t"] <= cut
     a = {k: v[keep] for k, v in a.items()}
     order = np.lexsort((a["kind"], a["t"], a["lead"]))
@@ -976,6 +1008,44 @@ def _simulate_chunk(ctx: _Context, rng: np.random.Generator, start: int, n: int)
     return leads, events, activities, opportunities, lead_ids, stats
 
 
+def _zombies(ctx: _Context, zrng: np.random.Generator, e: dict, a: dict, opps: list):
+    """Abandon ``p_zombie`` of the eligible leads at one of their old visits.
+
+    Eligible: a lead with a visit of MQL, SAL, SQL or Opportunity entered at least
+    ``zombie_min_silent_days`` before ``as_of``. A picked lead keeps one such visit (uniformly
+    among its eligible ones) open forever: its later stage events and activities are dropped,
+    an opportunity created later is dropped, and one still open after the visit stays open.
+    Returns the zombies (lead index, stage, entry time) and the thinned log.
+    """
+    oldest = ctx.as_of_s - PLANTED["zombie_min_silent_days"] * DAY
+    eligible = np.isin(e["stage"], (MQL, SAL, SQL, OPP)) & (e["t"] <= oldest)
+    candidates = np.unique(e["lead"][eligible])
+    picked = candidates[zrng.random(candidates.size) < PLANTED["p_zombie"]]
+    rows = np.flatnonzero(eligible & np.isin(e["lead"], picked))
+    order = np.lexsort((zrng.random(rows.size), e["lead"][rows]))
+    rows = rows[order]
+    last = np.ones(rows.size, bool)  # the last row of each lead after a random order: one visit
+    last[:-1] = e["lead"][rows][1:] != e["lead"][rows][:-1]
+    chosen = rows[last]
+    z_lead = e["lead"][chosen].astype(np.int64)
+    z_stage, z_t = e["stage"][chosen], e["t"][chosen]
+    when = np.full(ctx.n_leads + 1, np.iinfo(np.int64).max)  # per lead index: zombie time
+    stage_at = np.zeros(ctx.n_leads + 1, np.int16)
+    when[z_lead], stage_at[z_lead] = z_t, z_stage
+    t_z = when[e["lead"]]
+    later = (e["t"] > t_z) | ((e["t"] == t_z) & (e["stage"] > stage_at[e["lead"]]))
+    e = {k: v[~later] for k, v in e.items()}
+    a = {k: v[a["t"] <= when[a["lead"]]] for k, v in a.items()}
+    kept = []
+    for o_lead, o_t, close, won, amount in opps:
+        t_lead = when[o_lead]
+        keep = o_t <= t_lead
+        still_open = close > t_lead
+        close = np.where(still_open, np.iinfo(np.int64).max // 2, close)
+        kept.append(tuple(v[keep] for v in (o_lead, o_t, close, won, amount)))
+    return z_lead, z_stage, z_t, e, a, kept
+
+
 # ----------------------------------------------------------------------------- driver
 def _parse_as_of(as_of) -> pd.Timestamp:
     try:
@@ -1010,7 +1080,8 @@ def _check(n_leads, chunk_size, file_format, seed=0) -> None:
 def _iter_chunks(n_leads: int, seed: int, as_of: pd.Timestamp, chunk_size: int):
     """Yield (accounts table, then per chunk: tables + stats) with counters for ids."""
     n_chunks = -(-n_leads // chunk_size)
-    children = np.random.SeedSequence(seed).spawn(1 + n_chunks)
+    # children 0 .. n_chunks as before zombies existed; the zombies' streams come after them
+    children = np.random.SeedSequence(seed).spawn(1 + 2 * n_chunks)
     n_accounts = max(1, round(n_leads / 6))
     accounts = _accounts(np.random.default_rng(children[0]), n_accounts)
     ctx = _Context(n_leads, as_of, accounts)
@@ -1021,7 +1092,8 @@ def _iter_chunks(n_leads: int, seed: int, as_of: pd.Timestamp, chunk_size: int):
         start = c * chunk_size
         n = min(chunk_size, n_leads - start)
         rng = np.random.default_rng(children[1 + c])
-        leads, events, a, o, lead_ids, stats = _simulate_chunk(ctx, rng, start, n)
+        zrng = np.random.default_rng(children[1 + n_chunks + c])
+        leads, events, a, o, lead_ids, stats = _simulate_chunk(ctx, rng, start, n, zrng)
         m = a["lead"].size
         activities = pa.table(
             {
@@ -1074,8 +1146,15 @@ class _Truth:
         self.resp = np.zeros((len(SOURCES), len(SIZES), 3, 2), np.int64)
         self.opp = np.zeros((2, 2), np.int64)
         self.cohort: dict[int, list[int]] = {}
+        self.zombie_ids: list[str] = []
+        self.zombie_stage: list[np.ndarray] = []
+        self.zombie_t: list[np.ndarray] = []
 
     def add(self, stats) -> None:
+        ids, z_stage, z_t = stats["zombies"]
+        self.zombie_ids += ids
+        self.zombie_stage.append(z_stage)
+        self.zombie_t.append(z_t)
         self.handoff.append(stats["handoff"].astype(np.float32))
         src, acc = stats["accept"]
         np.add.at(self.accept, (src, acc), 1)
@@ -1214,6 +1293,33 @@ class _Truth:
             },
         }
 
+    def zombies(self, as_of: pd.Timestamp) -> dict[str, Any]:
+        stage = np.concatenate(self.zombie_stage) if self.zombie_stage else np.zeros(0, int)
+        t = np.concatenate(self.zombie_t) if self.zombie_t else np.zeros(0, np.int64)
+        days = (int(as_of.value // 1_000_000_000) - t) / DAY
+        order = np.argsort(self.zombie_ids, kind="stable")
+
+        def pct(q):
+            return round(float(np.percentile(days, q)), 1) if days.size else None
+
+        return {
+            "description": (
+                "Leads abandoned in the CRM: each has a visit of MQL, SAL, SQL or Opportunity "
+                "entered at least min_silent_days before as_of, after which it has no stage "
+                "event, no activity and no new opportunity (an open opportunity stays open). "
+                "Drawn with probability p_zombie per eligible lead, independently of every "
+                "attribute, from their own random stream: the rest of the data is the same as "
+                "without zombies, and the planted effects (measured on the trajectories before "
+                "the zombies were cut) keep their sizes."
+            ),
+            "p_zombie": PLANTED["p_zombie"],
+            "min_silent_days": PLANTED["zombie_min_silent_days"],
+            "n": len(self.zombie_ids),
+            "by_stage": {STAGES[k]: int((stage == k).sum()) for k in (MQL, SAL, SQL, OPP)},
+            "days_silent_at_as_of": {"min": pct(0), "median": pct(50), "max": pct(100)},
+            "lead_ids": [self.zombie_ids[i] for i in order],
+        }
+
     def true_conversion(self, as_of: pd.Timestamp) -> dict[str, Any]:
         last = as_of.tz_localize(None).to_datetime64().astype("datetime64[M]").astype(np.int64)
         cohorts = {}
@@ -1260,6 +1366,7 @@ def _run(n_leads, seed, as_of, chunk_size, sink, show_progress=False) -> dict:
         "rows": {t: int(rows.get(t, 0)) for t in TABLES},
         "effects": truth.effects(),
         "true_conversion": truth.true_conversion(as_of_ts),
+        "zombies": truth.zombies(as_of_ts),
         "parameters": PLANTED,
         "generator": "funnel_models.synthetic",
     }
@@ -1368,8 +1475,8 @@ def generate(
     The folder holds ``leads``, ``stage_events``, ``activities``,
     ``opportunities`` and ``accounts`` (``.parquet`` or ``.csv``), ``funnel.yaml``
     (the default funnel) and ``ground_truth.json`` (the planted effects with
-    their true sizes, row counts and the true MQL→SQL conversion per monthly
-    cohort). Leads are simulated ``chunk_size`` at a time and each chunk is one
+    their true sizes, row counts, the true MQL→SQL conversion per monthly
+    cohort and the zombie leads). Leads are simulated ``chunk_size`` at a time and each chunk is one
     Parquet row group, so memory stays bounded for millions of leads.
 
     Parameters

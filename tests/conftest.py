@@ -28,3 +28,31 @@ def artifacts_dir() -> _Path:
     path = _Path(__file__).resolve().parents[1] / "test-artifacts"
     path.mkdir(exist_ok=True)
     return path
+
+
+# --- real shapes (tests/shapes.py, tests/test_real_shapes.py) ---
+@_pytest.fixture(scope="session")
+def shape_dataset(tmp_path_factory):
+    """Build a dataset of tests/shapes.py once per session: ``shape_dataset("no_sal")``.
+
+    Names: the shapes (``shapes.SHAPES``), ``generated``, the real datasets
+    (``shapes.REAL``; skipped with a reason when /work/shared/datasets is absent) and the
+    CRM fixtures (``shapes.FIXTURE_NAMES``). Returns a :class:`shapes.Dataset`.
+    """
+    import shapes
+
+    built: dict = {}
+
+    def get(name: str):
+        if name not in built:
+            if name in shapes.REAL:
+                built[name] = shapes.real(name)
+            elif name in shapes.FIXTURE_NAMES:
+                built[name] = shapes.fixture(name)
+            elif name == "generated":
+                built[name] = shapes.generated(tmp_path_factory.mktemp("generated") / "data")
+            else:
+                built[name] = shapes.SHAPES[name](tmp_path_factory.mktemp(name))
+        return built[name]
+
+    return get

@@ -76,4 +76,4 @@ def test_one_class_target_is_one_line_error(tmp_path, capsys):
     pd.DataFrame({"a": ["x", "y"] * 10, "status": ["Won"] * 20}).to_csv(src, index=False)
     assert main(["score", "fit", str(src), "--target", "status", "--out", str(tmp_path / "m")]) == 2
     err = capsys.readouterr().err.strip()
-    assert "only one value" in err and "\n" not in err
+    assert "only one class" in err and "\n" not in err

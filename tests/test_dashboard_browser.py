@@ -1,11 +1,13 @@
-"""The dashboards as a person sees them: Voila on 127.0.0.1, Debian's Chromium through Playwright.
+"""The dashboards as a person sees them: `funnel-models dashboard` on 127.0.0.1, Debian's
+Chromium through Playwright.
 
-One Voila server per dashboard for the whole module. For each page: it loads, every chart is
-drawn, the headline stall sentence is there, changing a filter changes the numbers shown, no
-traceback or error text, no request leaves 127.0.0.1; screenshots go to test-artifacts/.
-Expected numbers come from plain pandas on the generated tables, not from the dashboard code.
-Also: a dashboard on an empty source shows a plain message, and the static report opens with
-the network off and draws every chart.
+One server for the whole module serves every page; each page is reached from the landing page
+or the navigation bar. For each page: it loads, every chart is drawn, the headline stall
+sentence is there, changing a filter changes the numbers shown, no traceback or error text, no
+request leaves 127.0.0.1; screenshots go to test-artifacts/. Expected numbers come from plain
+pandas on the generated tables, not from the dashboard code. Also: a dashboard on an empty
+source, or on a database it cannot reach, shows a plain message (the password redacted), and
+the static report and the slides open with the network off and draw every chart.
 
 Skipped when /usr/bin/chromium is missing, except under CI=true where that is a failure
 (`make browser-deps` installs it).
@@ -19,16 +21,15 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 import pytest
-from _voila import CHROMIUM, CHROMIUM_ARGS, REPO, serve_voila
+from _voila import CHROMIUM, CHROMIUM_ARGS, serve_dashboard, wait_for
 
-# about a minute in all (four Voila servers, the report, the slides): slow as well
+# a few minutes in all (three servers, the report, the slides): slow as well
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-EXECUTIVE = REPO / "notebooks" / "dashboard_executive.ipynb"
-HANDOFF = REPO / "notebooks" / "dashboard_handoff.ipynb"
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 RENDER_TIMEOUT_MS = 240_000
 BAD_WORDS = ("Traceback", "Error", "Exception")
+NAV = {"executive": "Executive overview", "handoff": "Hand-off scorecard", "workshop": "Workshop"}
 
 
 def _require_chromium() -> None:
@@ -66,19 +67,33 @@ def tables(small_dataset):
     }
 
 
+@pytest.fixture(scope="module")
+def server(small_dataset, artifacts_dir):
+    """`funnel-models dashboard SOURCE`: every page on one port."""
+    with serve_dashboard(small_dataset, log_path=artifacts_dir / "dashboard_server.log") as served:
+        yield served
+
+
 class Page:
-    """A dashboard page, opened once; records requests and JavaScript errors."""
+    """A browser tab on the dashboard server; records requests and JavaScript errors."""
 
     def __init__(self, browser, url, name, artifacts_dir):
         self.requests: list[str] = []
         self.errors: list[str] = []
         self.name = name
         self.artifacts_dir = artifacts_dir
+        self.url = url
         self.page = browser.new_page(viewport={"width": 1366, "height": 1700})
         self.page.on("request", lambda request: self.requests.append(request.url))
         self.page.on("websocket", lambda ws: self.requests.append(ws.url))
         self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
         self.page.goto(url, timeout=RENDER_TIMEOUT_MS)
+
+    def follow(self, link_text: str, *, nav: bool = True) -> None:
+        """Click a link of the navigation bar (or a landing-page card) and wait for the page."""
+        scope = self.page.locator("nav.fm-nav") if nav else self.page.locator(".fm-cards")
+        with self.page.expect_navigation(timeout=RENDER_TIMEOUT_MS):
+            scope.get_by_text(link_text, exact=True).click()
 
     def wait_for_charts(self, n: int) -> None:
         self.page.wait_for_function(
@@ -102,32 +117,31 @@ class Page:
         self.page.screenshot(path=str(path), full_page=True)
 
 
-def _served(notebook, dataset, artifacts_dir, browser, name):
-    log_path = artifacts_dir / f"voila_{name}.log"
-    return serve_voila(notebook, env={"FUNNEL_MODELS_SOURCE": str(dataset)}, log_path=log_path)
+def _from_landing(browser, server, name, artifacts_dir) -> Page:
+    """Open the landing page and click the card of page ``name``."""
+    page = Page(browser, server.base, f"dashboard_{name}", artifacts_dir)
+    page.follow(NAV[name], nav=False)
+    assert page.page.url.startswith(server.page_url(name))
+    return page
 
 
 @pytest.fixture(scope="module")
-def executive(browser, small_dataset, artifacts_dir):
-    with _served(EXECUTIVE, small_dataset, artifacts_dir, browser, "dashboard_executive") as url:
-        page = Page(browser, url, "dashboard_executive", artifacts_dir)
-        page.url = url
-        page.wait_for_charts(4)
-        page.page.locator(".fm-headline").wait_for(state="visible", timeout=30_000)
-        page.shot()
-        yield page
-        page.page.close()
+def executive(browser, server, artifacts_dir):
+    page = _from_landing(browser, server, "executive", artifacts_dir)
+    page.wait_for_charts(4)
+    page.page.locator(".fm-headline").wait_for(state="visible", timeout=30_000)
+    page.shot()
+    yield page
+    page.page.close()
 
 
 @pytest.fixture(scope="module")
-def handoff(browser, small_dataset, artifacts_dir):
-    with _served(HANDOFF, small_dataset, artifacts_dir, browser, "dashboard_handoff") as url:
-        page = Page(browser, url, "dashboard_handoff", artifacts_dir)
-        page.url = url
-        page.wait_for_charts(6)
-        page.shot()
-        yield page
-        page.page.close()
+def handoff(browser, server, artifacts_dir):
+    page = _from_landing(browser, server, "handoff", artifacts_dir)
+    page.wait_for_charts(6)
+    page.shot()
+    yield page
+    page.page.close()
 
 
 def _lead_visits(tables, source=None, months=12) -> int:
@@ -231,19 +245,87 @@ def test_handoff_is_clean_and_offline(handoff):
     _assert_clean(handoff)
 
 
+# ---- one server: landing page and navigation -----------------------------------------------
+def test_landing_page_lists_every_dashboard(browser, server, artifacts_dir):
+    page = Page(browser, server.base, "dashboard_landing", artifacts_dir)
+    cards = page.page.locator(".fm-card h2").all_inner_texts()
+    assert cards == list(NAV.values())
+    page.shot()
+    _assert_clean(page)
+    page.page.close()
+
+
+def test_every_page_is_reached_from_the_navigation(browser, server, artifacts_dir):
+    """Executive -> hand-off -> workshop -> executive through the navigation bar, each drawn."""
+    page = Page(browser, server.page_url("executive"), "dashboard_navigation", artifacts_dir)
+    page.wait_for_charts(4)
+    for name, charts in (("handoff", 6), ("workshop", 5), ("executive", 4)):
+        page.follow(NAV[name])
+        assert page.page.url == server.page_url(name)
+        page.wait_for_charts(charts)
+        current = page.page.locator("nav.fm-nav a.fm-current").inner_text()
+        assert current == NAV[name]
+        if name == "workshop":  # the what-if simulator is live: sliders with a kernel behind them
+            page.page.locator(".widget-slider").first.wait_for(timeout=RENDER_TIMEOUT_MS)
+            assert page.page.locator(".widget-slider").count() >= 3
+            page.shot("_workshop")
+        for bad in BAD_WORDS:
+            assert bad not in page.text(), f"{bad!r} on the {name} page"
+    _assert_clean(page)
+    page.follow("Funnel dashboards")  # back to the landing page, which has no kernel
+    # leaving a page shut its kernel down at once (Voila's unload request): at most the
+    # ready kernel of each page and the two pages the other tests keep open are left
+    assert wait_for(lambda: len(server.kernels()) <= len(NAV) + 2, 30), len(server.kernels())
+    assert "403 POST /voila/api/shutdown" not in server.log_path.read_text(errors="replace")
+    page.page.close()
+
+
+def test_with_a_token_the_pages_and_their_widgets_work(browser, small_dataset, artifacts_dir):
+    """Signed in once through the printed address, a visitor moves between pages with the
+    cookie, and the kernel websocket (every chart is a widget) works; without it, 403."""
+    token = "a-long-enough-test-token-0123456789"
+    log = artifacts_dir / "dashboard_server_token.log"
+    with serve_dashboard(small_dataset, env={"FUNNEL_MODELS_TOKEN": token}, log_path=log) as served:
+        anonymous = browser.new_page()
+        response = anonymous.goto(served.page_url("executive"))
+        assert response.status == 403 and "Sign in" in anonymous.locator("body").inner_text()
+        anonymous.close()
+        page = Page(browser, f"{served.base}?token={token}", "dashboard_token", artifacts_dir)
+        page.follow(NAV["executive"], nav=False)
+        page.wait_for_charts(4)
+        page.follow(NAV["handoff"])  # no token in this address: the cookie signs it in
+        assert page.page.url == served.page_url("handoff")
+        page.wait_for_charts(6)
+        assert not page.errors, page.errors
+        page.page.close(run_before_unload=True)
+
+
 # ---- bad input ---------------------------------------------------------------------------------
-def test_empty_source_shows_a_message_not_a_traceback(browser, tmp_path, artifacts_dir):
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    with _served(EXECUTIVE, empty, artifacts_dir, browser, "dashboard_empty") as url:
-        page = Page(browser, url, "dashboard_empty_source", artifacts_dir)
-        page.url = url
+def _message_page(browser, source, name, artifacts_dir) -> str:
+    log = artifacts_dir / f"dashboard_server_{name}.log"
+    with serve_dashboard(source, args=["--no-preheat"], log_path=log) as served:
+        page = Page(browser, served.page_url("executive"), f"dashboard_{name}", artifacts_dir)
         page.page.locator(".fm-message").wait_for(state="visible", timeout=RENDER_TIMEOUT_MS)
         page.shot()
         text = page.page.locator(".fm-message").inner_text()
-        assert "cannot be shown" in text and str(empty) in text
         _assert_clean(page)
         page.page.close()
+    return text
+
+
+def test_empty_source_shows_a_message_not_a_traceback(browser, tmp_path, artifacts_dir):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    text = _message_page(browser, empty, "empty_source", artifacts_dir)
+    assert "cannot be shown" in text and str(empty) in text
+
+
+def test_unreachable_database_shows_the_url_without_its_password(browser, artifacts_dir):
+    secret = "s3cr3t-Pa55"
+    url = f"postgresql://ann:{secret}@127.0.0.1:9/crm"  # port 9: nothing answers
+    text = _message_page(browser, url, "database_source", artifacts_dir)
+    assert "cannot be shown" in text
+    assert "postgresql://ann:***@127.0.0.1:9/crm" in text and secret not in text
 
 
 # ---- static report -----------------------------------------------------------------------------

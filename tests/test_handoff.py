@@ -26,8 +26,8 @@ def test_adjusted_ratio_by_hand(method):
     eff = fm.ResponseTimeEffect(confounders=["source"], method=method, n_bootstrap=0, C=1e6).fit(
         _rows()
     )
-    assert eff.summary.loc["<=1h", "adjusted_rate"] == pytest.approx(0.625, abs=1e-3)
-    assert eff.summary.loc[">24h", "adjusted_rate"] == pytest.approx(0.375, abs=1e-3)
+    assert eff.summary_.loc["<=1h", "adjusted_rate"] == pytest.approx(0.625, abs=1e-3)
+    assert eff.summary_.loc[">24h", "adjusted_rate"] == pytest.approx(0.375, abs=1e-3)
     assert eff.ratio_ == pytest.approx(5 / 3, abs=2e-3)
     assert eff.naive_ratio_ == pytest.approx(2.0)
 

@@ -45,7 +45,7 @@ def test_golden_win_probabilities_days_and_removal_effects():
     # Reach MQL from Lead = N_LM / N_MM = 3/5.
     # Removing MQL→Lead: b_M = 1/3, b_L = 1/5  => removal effect 1 - (1/5)/(1/4) = 1/5.
     m = fm.FunnelMarkov(n_bootstrap=0).fit(GOLDEN)
-    s = m.summary
+    s = m.summary_
     assert s.loc["Lead", "win_probability"] == pytest.approx(1 / 4)
     assert s.loc["MQL", "win_probability"] == pytest.approx(5 / 12)
     assert s.loc["Lead", "expected_days_to_close"] == pytest.approx(19 / 4)
@@ -58,7 +58,7 @@ def test_golden_win_probabilities_days_and_removal_effects():
     assert eff[("Lead", "MQL")] == pytest.approx(1.0)
     assert eff[("MQL", "Won")] == pytest.approx(1.0)
     assert m.transitions_.loc[("Lead", "MQL"), "count"] == 3
-    assert repr(m) == "FunnelMarkov(fitted on 5 leads, 1 still open)"
+    assert repr(m) == "<FunnelMarkov: fitted on 5 leads, 1 still open>"
     # stages nobody reached are listed, with a note instead of a silent NaN
     assert s.loc["SQL", "visits"] == 0 and "no lead reached" in s.loc["SQL", "note"]
 
@@ -100,7 +100,7 @@ def test_within_hours_uses_the_fast_visits():
 def test_refit_forgets_and_errors_suggest_the_fix():
     m = fm.FunnelMarkov(n_bootstrap=0)
     with pytest.raises(NotFittedError, match="fit"):
-        _ = m.summary
+        _ = m.summary_
     m.fit(GOLDEN)
     with pytest.raises(FunnelConfigError, match="choose from"):
         m.what_if({("Nope", "Won"): 0.5})
@@ -113,7 +113,7 @@ def test_refit_forgets_and_errors_suggest_the_fix():
 def test_every_lead_still_open_gives_notes_not_silent_nan():
     sp = _spells([("x", "Lead", None, 3.0, 0), ("y", "MQL", None, 1.0, 0)])
     m = fm.FunnelMarkov(n_bootstrap=0).fit(sp)
-    s = m.summary
+    s = m.summary_
     assert (s.loc[["Lead", "MQL"], "note"] != "").all()
     assert m.n_open_ == 2 and m.n_transitions_ == 0
     assert (s.loc[["Lead", "MQL"], "win_probability"] == 0).all()
@@ -132,8 +132,8 @@ def test_markov_on_a_dataset_single_lead_zero_length_and_equal_timestamps():
     ds = fm.FunnelDataset.from_frames(leads=leads, stage_events=events)
     m = fm.FunnelMarkov(n_bootstrap=0).fit(ds)
     assert m.win_probability("Lead") == 1.0
-    assert m.summary.loc["Lead", "mean_days_in_stage"] == 0.0
-    assert m.summary.loc["MQL", "expected_days_to_close"] == pytest.approx(2.0)
+    assert m.summary_.loc["Lead", "mean_days_in_stage"] == 0.0
+    assert m.summary_.loc["MQL", "expected_days_to_close"] == pytest.approx(2.0)
 
 
 def test_markov_counts_equal_a_plain_sql_query():

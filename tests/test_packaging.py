@@ -1,4 +1,6 @@
-"""Packaging: environment.yml in step with pyproject.toml, py.typed shipped, the CLI starts."""
+"""Packaging: environment.yml in step with pyproject.toml, the wheel holds the whole product
+(notebooks, templates, the default funnel.yaml, py.typed; nothing else at the top level), the
+CLI starts. The wheel installed in a fresh venv is tests/test_wheel.py."""
 
 from __future__ import annotations
 
@@ -124,6 +126,25 @@ def wheel(tmp_path_factory) -> Path:
 def test_wheel_ships_py_typed(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert "funnel_models/py.typed" in names
+
+
+def test_wheel_holds_the_whole_product(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for notebook in (
+        "dashboard_executive", "dashboard_handoff", "workshop_smarketing",
+        "explore_funnel", "explore_lead_scoring",
+    ):  # fmt: skip
+        assert f"funnel_models/notebooks/{notebook}.ipynb" in names
+    assert "funnel_models/core/funnel.yaml" in names
+    for template in (
+        "voila/templates/funnel_models/index.html.j2",
+        "voila/templates/funnel_models/landing.html",
+        "voila/templates/funnel_models/503.html",
+        "nbconvert/templates/funnel_models_slides/index.html.j2",
+    ):
+        assert f"funnel_models/share/jupyter/{template}" in names
+    tops = {n.split("/")[0] for n in names}
+    assert tops == {"funnel_models", next(t for t in tops if t.endswith(".dist-info"))}, tops
 
 
 def test_cli_help():

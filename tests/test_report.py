@@ -28,27 +28,6 @@ def test_report_user_errors_are_one_line(tmp_path, capsys):
     assert not (tmp_path / "r.html").exists()
 
 
-def test_dashboard_command_is_local_offline_and_code_free(small_dataset, capsys):
-    assert main(["dashboard", str(small_dataset), "--which", "handoff", "--dry-run"]) == 0
-    cmd = capsys.readouterr().out
-    assert "dashboard_handoff.ipynb" in cmd
-    for flag in (
-        "--Voila.ip=127.0.0.1",
-        "--template=funnel_models",
-        "--strip_sources=True",
-        "--VoilaConfiguration.show_tracebacks=False",
-        "--preheat_kernel=True",
-    ):
-        assert flag in cmd
-    assert str(small_dataset) in cmd
-    assert (
-        main(["dashboard", str(small_dataset), "--host", "0.0.0.0", "--no-preheat", "--dry-run"])
-        == 0
-    )
-    cmd = capsys.readouterr().out
-    assert "--Voila.ip=0.0.0.0" in cmd and "preheat" not in cmd
-
-
 def test_dashboard_command_rejects_a_missing_source(tmp_path, capsys):
     assert main(["dashboard", str(tmp_path / "nope"), "--dry-run"]) == 2
     assert "no such data set" in capsys.readouterr().err

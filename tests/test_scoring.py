@@ -2,18 +2,14 @@
 
 import json
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from _datasets import dataset
 
 import funnel_models as fm
 from funnel_models.models.scoring import metrics
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
-SALVIRT = DATA / "salvirt_b2b_opportunities" / "B2B_dataset.csv"
-OLIST = DATA / "olist_marketing_funnel"
 
 
 def test_metrics_by_hand():
@@ -50,7 +46,7 @@ def _flat(n=1200, seed=0):
 def test_one_class_target_is_a_clear_error():
     t = _flat()
     t["won"] = "Won"
-    with pytest.raises(fm.FunnelDataError, match="only one value"):
+    with pytest.raises(fm.FunnelDataError, match="only one class"):
         fm.LeadScorer(target="won").fit(t)
 
 
@@ -72,7 +68,7 @@ def test_unseen_categories_and_missing_columns_at_apply_time(tmp_path):
     new = pd.DataFrame(
         {"lead": ["N1", "N2"], "source": ["fair", "carrier pigeon"], "size": ["SMB", None]}
     )
-    ranked = s.score(new, open_only=False)
+    ranked = s.rank_open_leads(new, open_only=False)
     assert list(ranked.index) == ["N1", "N2"]  # fair ranks first; the unseen source is no error
     assert ranked["probability"].between(0, 1).all()
     assert "source = fair raises the score" in ranked.loc["N1", "reasons"]
@@ -98,11 +94,11 @@ def test_save_load_round_trip_and_not_a_model(tmp_path):
 def test_refit_forgets_and_repr():
     t = _flat()
     s = fm.LeadScorer(target="won", model="logistic")
-    assert "not fitted" in repr(s)
+    assert repr(s) == "LeadScorer(model='logistic', target='won')"  # scikit-learn's, before fit
     with pytest.raises(fm.NotFittedError):
-        s.score(t)
+        s.rank_open_leads(t)
     s.fit(t)
-    assert "fitted on 1,200 leads" in repr(s)
+    assert repr(s).startswith("<LeadScorer: fitted on 1,200 leads, 0 still open; validation")
 
 
 def test_recovery_planted_driver_tops_importance(tmp_path):
@@ -115,19 +111,18 @@ def test_recovery_planted_driver_tops_importance(tmp_path):
     assert truth["effects"]["leaky_channel"]["segment"] == {"source": "paid_search"}
     assert s.importance_.index[0] == "source"
     assert s.validation_.startswith("time-ordered")
-    ranked = s.score(ds)
+    ranked = s.rank_open_leads(ds)
     assert len(ranked) == s.n_open_ > 0
 
 
 @pytest.mark.realdata
-@pytest.mark.skipif(not SALVIRT.exists(), reason=f"real data not present: {SALVIRT}")
 def test_salvirt_cross_validated_auc():
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_score
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder
 
-    t = pd.read_csv(SALVIRT)
+    t = pd.read_csv(dataset("salvirt_b2b_opportunities/B2B_dataset.csv"))
     y = (t["Status"] == "Won").astype(int)
     ref = cross_val_score(
         make_pipeline(OneHotEncoder(handle_unknown="ignore"), LogisticRegression(max_iter=2000)),
@@ -139,17 +134,17 @@ def test_salvirt_cross_validated_auc():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", fm.LeakageWarning)
         s = fm.LeadScorer(target="Status", random_state=0).fit(t)
-    auc = s.metrics_.loc[s.chosen_model_, "roc_auc"]
+    auc = s.summary_.loc[s.chosen_model_, "roc_auc"]
     assert ref > 0.8
     assert auc >= 0.80, (auc, ref)
     assert auc >= ref - 0.03
 
 
 @pytest.mark.realdata
-@pytest.mark.skipif(not OLIST.exists(), reason=f"real data not present: {OLIST}")
 def test_olist_mql_to_won_time_ordered():
-    mql = pd.read_csv(OLIST / "olist_marketing_qualified_leads_dataset.csv")
-    deals = pd.read_csv(OLIST / "olist_closed_deals_dataset.csv")
+    olist = dataset("olist_marketing_funnel")
+    mql = pd.read_csv(olist / "olist_marketing_qualified_leads_dataset.csv")
+    deals = pd.read_csv(olist / "olist_closed_deals_dataset.csv")
     flat = mql.merge(deals, on="mql_id", how="left")
     flat["won"] = flat["seller_id"].notna().map({True: "won", False: "lost"})
     flat["first_contact_date"] = pd.to_datetime(flat["first_contact_date"], utc=True)
@@ -162,7 +157,7 @@ def test_olist_mql_to_won_time_ordered():
     leaky = set(s.report()["leakage_features"])
     # the closed-deal fields exist only for sellers that signed: the guard must name them
     assert {"sdr_id", "sr_id", "business_segment", "lead_type"} <= leaky
-    auc = s.metrics_.loc[s.chosen_model_, "roc_auc"]
+    auc = s.summary_.loc[s.chosen_model_, "roc_auc"]
     # reference: plain one-hot logistic regression on origin, same time split
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
@@ -180,3 +175,14 @@ def test_olist_mql_to_won_time_ordered():
     )
     assert auc > 0.6 and auc >= ref - 0.02, (auc, ref)
     json.dumps(s.report())  # the report is JSON-ready
+
+
+def test_a_model_file_with_our_marker_but_wrong_fields_is_a_clear_error(tmp_path):
+    import skops.io as sio
+
+    from funnel_models.models.scoring import _FORMAT, _FORMAT_VERSION
+
+    path = tmp_path / "odd.skops"
+    sio.dump({"format": _FORMAT, "version": _FORMAT_VERSION, "params": {"nonsense": 1}}, path)
+    with pytest.raises(fm.FunnelDataError, match="missing or wrong fields"):
+        fm.LeadScorer.load(path)

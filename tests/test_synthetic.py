@@ -364,6 +364,84 @@ def test_recycled_leads_reenter_mql(data):
     assert 0.2 <= share <= 0.4, share  # documented ~30 %
 
 
+# ----------------------------------------------------------------------------- zombies
+def _last_events(t) -> pd.DataFrame:
+    ev = t["stage_events"].sort_values(["lead_id", "entered_at"], kind="stable")
+    return ev.groupby("lead_id").tail(1).set_index("lead_id")
+
+
+def test_zombies_are_old_silent_open_leads_as_recorded(data):
+    _, t, truth = data
+    z = truth["zombies"]
+    ids = pd.Index(z["lead_ids"])
+    assert ids.is_unique and z["n"] == len(ids)
+    # documented: p_zombie 3 % of the leads with an MQL..Opportunity visit >= 180 days old;
+    # at 40,000 leads that is a few hundred
+    assert (z["p_zombie"], z["min_silent_days"]) == (0.03, 180)
+    assert 200 <= len(ids) <= 600, len(ids)
+    last = _last_events(t)
+    zl = last.loc[ids]
+    # each zombie is open at the stage recorded, entered at least 180 days before as_of
+    assert zl["stage"].value_counts().to_dict() == {k: v for k, v in z["by_stage"].items() if v}
+    assert set(z["by_stage"]) == {"MQL", "SAL", "SQL", "Opportunity"}
+    assert min(z["by_stage"].values()) > 0
+    silent_days = (AS_OF - zl["entered_at"]) / pd.Timedelta(days=1)
+    assert (silent_days >= 180).all()
+    assert silent_days.min() == pytest.approx(z["days_silent_at_as_of"]["min"], abs=0.06)
+    assert silent_days.median() == pytest.approx(z["days_silent_at_as_of"]["median"], abs=0.06)
+    assert silent_days.max() == pytest.approx(z["days_silent_at_as_of"]["max"], abs=0.06)
+    # no activity after the zombie visit began, and an opportunity of theirs stays open
+    acts = t["activities"]
+    after = acts["lead_id"].isin(ids) & (
+        acts["occurred_at"] > acts["lead_id"].map(zl["entered_at"])
+    )
+    assert not after.any()
+    opp = t["opportunities"]
+    theirs = opp[opp["lead_id"].isin(ids)]
+    assert theirs["closed_at"].isna().all() and theirs["won"].isna().all()
+    assert set(theirs["lead_id"]) == set(zl.index[zl["stage"] == "Opportunity"])
+
+
+def test_zombies_are_most_of_the_old_open_visits(data):
+    """The stale-lead policy has something to find: old open visits are mostly zombies."""
+    _, t, truth = data
+    last = _last_events(t)
+    old_open = last[
+        last["stage"].isin(["MQL", "SAL", "SQL", "Opportunity"])
+        & (last["entered_at"] <= AS_OF - pd.Timedelta(days=180))
+    ]
+    zombie = old_open.index.isin(truth["zombies"]["lead_ids"])
+    assert zombie.sum() == truth["zombies"]["n"]  # every zombie is one of them
+    assert zombie.mean() > 0.9, old_open.loc[~zombie, "stage"].value_counts()
+    # MQL, SAL and SQL are decided within weeks: an old open one is (almost) always a zombie
+    early = old_open["stage"].isin(["MQL", "SAL", "SQL"])
+    assert (~zombie & early).sum() <= 0.02 * early.sum()
+
+
+def test_zombies_change_nothing_else(monkeypatch):
+    """Zombies have their own random stream: without them every other row is the same."""
+    from funnel_models.synthetic import PLANTED
+
+    with_z = generate_tables(3_000, seed=8)
+    monkeypatch.setitem(PLANTED, "p_zombie", 0.0)
+    without, truth0 = generate_tables(3_000, seed=8)
+    tables, truth = with_z
+    assert truth0["zombies"]["n"] == 0 and truth["zombies"]["n"] > 10
+    ids = set(truth["zombies"]["lead_ids"])
+    pd.testing.assert_frame_equal(tables["leads"], without["leads"])
+    for name, drop in (("stage_events", None), ("activities", "activity_id"),
+                       ("opportunities", "opportunity_id")):  # fmt: skip
+        a, b = tables[name], without[name]
+        a = a[~a["lead_id"].isin(ids)].drop(columns=drop or []).reset_index(drop=True)
+        b = b[~b["lead_id"].isin(ids)].drop(columns=drop or []).reset_index(drop=True)
+        pd.testing.assert_frame_equal(a, b, obj=name)
+        # a zombie only loses rows: what it kept is what it had
+        za = tables[name][tables[name]["lead_id"].isin(ids)]
+        zb = without[name][without[name]["lead_id"].isin(ids)]
+        assert 0 < len(za) <= len(zb) or name == "opportunities"
+    assert truth["effects"] == truth0["effects"]
+
+
 def test_realistic_funnel_totals(data):
     _, t, _ = data
     ev = t["stage_events"]

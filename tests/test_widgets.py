@@ -77,8 +77,8 @@ def test_findings_follow_the_filter(data):
 
 
 def test_handoff_and_what_if(data):
-    class Effect:  # a stand-in for a fitted ResponseTimeEffect: only .summary is drawn
-        summary = pd.DataFrame(
+    class Effect:  # a stand-in for a fitted ResponseTimeEffect: only .summary_ is drawn
+        summary_ = pd.DataFrame(
             {
                 "adjusted_rate": [0.6, 0.3],
                 "adjusted_rate_lower": [0.5, 0.2],
@@ -115,7 +115,7 @@ def test_bad_sources_give_a_message(tmp_path):
 
 def test_a_selection_without_leads_redraws_without_error(data):
     class Effect:
-        summary = pd.DataFrame(
+        summary_ = pd.DataFrame(
             {"adjusted_rate": [0.5], "adjusted_rate_lower": [0.4], "adjusted_rate_upper": [0.6]},
             index=["<=1h"],
         )
@@ -132,7 +132,7 @@ def test_a_selection_without_leads_redraws_without_error(data):
 
 def test_handoff_headline_is_the_first_mql_to_sal_finding(data):
     class Effect:
-        summary = pd.DataFrame(
+        summary_ = pd.DataFrame(
             {"adjusted_rate": [0.5], "adjusted_rate_lower": [0.4], "adjusted_rate_upper": [0.6]},
             index=["<=1h"],
         )

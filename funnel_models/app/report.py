@@ -120,7 +120,7 @@ def write_slides(
     out : str or Path
         The ``.html`` file to write.
     notebook : Path, optional
-        Default: ``notebooks/workshop_smarketing.ipynb`` of the checkout.
+        Default: the shipped ``workshop_smarketing.ipynb`` (package data).
     """
     import os
 
@@ -131,9 +131,10 @@ def write_slides(
     from plotly.offline import get_plotlyjs
 
     from funnel_models._errors import FunnelDataError
-    from funnel_models.app.voila import REPO, TEMPLATE_ROOT
+    from funnel_models.app.voila import TEMPLATE_ROOT, notebook_path
+    from funnel_models.core.redaction import redact
 
-    notebook = Path(notebook or REPO / "notebooks" / "workshop_smarketing.ipynb")
+    notebook = Path(notebook or notebook_path("workshop"))
     if not notebook.exists():
         raise FileNotFoundError(2, "workshop notebook not found", str(notebook))
     nb = nbformat.read(notebook, as_version=4)
@@ -158,7 +159,7 @@ def write_slides(
         except CellExecutionError as exc:
             last = [line for line in str(exc).strip().splitlines() if line.strip()][-1]
             raise FunnelDataError(
-                f"the workshop notebook failed on {source}: {last} "
+                f"the workshop notebook failed on {redact(source)}: {redact(last)} "
                 f"(run it in JupyterLab to see the cell: {notebook})"
             ) from None
     finally:

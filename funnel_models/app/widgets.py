@@ -406,7 +406,7 @@ class HandoffDashboard(widgets.VBox):
                 data.dataset, as_of=data.as_of
             )
         self.effect_model = effect
-        self.effect.show(plots.response_curve(effect.summary))
+        self.effect.show(plots.response_curve(effect.summary_))
         super().__init__(
             [
                 self.filters,
@@ -610,6 +610,7 @@ def _guarded(build: Callable[[], widgets.Widget], source: Any) -> widgets.Widget
     import traceback
 
     from funnel_models._errors import FunnelConfigError, FunnelDataError
+    from funnel_models.core.redaction import redact
 
     hint = (
         "Point the dashboard at a data set folder or database (funnel-models dashboard "
@@ -625,12 +626,14 @@ def _guarded(build: Callable[[], widgets.Widget], source: Any) -> widgets.Widget
         PermissionError,
         ValueError,
     ) as exc:
-        return message(f"Could not read the data at {source}: {exc}. {hint}")
+        return message(redact(f"Could not read the data at {source}: {exc}. {hint}"))
     except Exception as exc:  # the page must stay readable
-        traceback.print_exc(file=sys.stderr)
+        print(redact(traceback.format_exc()), file=sys.stderr)
         return message(
-            f"The data at {source} could be read, but the dashboard could not be built "
-            f"({type(exc).__name__}: {exc}). {hint}"
+            redact(
+                f"The data at {source} could be read, but the dashboard could not be built "
+                f"({type(exc).__name__}: {exc}). {hint}"
+            )
         )
 
 

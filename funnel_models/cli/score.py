@@ -52,6 +52,11 @@ def add_parser(subparsers) -> None:
     f.add_argument("--as-of", help="snapshot date (default: the latest timestamp in the data)")
     f.add_argument("--model", default="auto", choices=["auto", "hgb", "logistic"])
     f.add_argument("--keep-leaky", action="store_true", help="keep features flagged as leakage")
+    f.add_argument(
+        "--keep-personal",
+        action="store_true",
+        help="keep columns that look like personal data (names, emails, phones, addresses)",
+    )
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--out", required=True, metavar="MODEL", help="where to save the model (skops)")
     f.add_argument("--json", action="store_true", help="print JSON only")
@@ -109,6 +114,7 @@ def run_fit(args) -> int:
         time_column=args.time_column,
         model=args.model,
         leakage="keep" if args.keep_leaky else "exclude",
+        personal_data="keep" if args.keep_personal else "exclude",
         from_stage=args.from_stage,
         to_stage=args.to_stage,
         within_days=args.within_days,
@@ -153,20 +159,25 @@ def run_fit(args) -> int:
         "lift_top20",
         "capture_top20",
     ]
-    print(scorer.metrics_[cols].round(3).to_string(), file=out)
-    leaky = report["leakage_features"]
-    if leaky:
-        print("\nleft out as likely leakage (use --keep-leaky to keep them):", file=out)
-        for f in leaky:
+    if len(scorer.summary_):
+        print(scorer.summary_[cols].round(3).to_string(), file=out)
+        auc = scorer.summary_.loc[scorer.chosen_model_, "roc_auc"]
+        if auc < 0.6:
             print(
-                f"  {f}: {scorer.excluded_.loc[f, 'reason'].removeprefix('likely leakage: ')}",
+                f"note: a validation ROC AUC of {auc:.2f} is close to chance (0.5): the features "
+                "left in barely tell converters from the others, so the ranking means little",
                 file=out,
             )
-    other = [(f, r) for f, r in scorer.excluded_["reason"].items() if f not in leaky]
-    if other:
-        print("\nother columns not used:", file=out)
-        for f, r in other:
-            print(f"  {f}: {r}", file=out)
+    for kind, title in (
+        ("leakage", "left out as likely leakage (use --keep-leaky to keep them)"),
+        ("personal data", "left out as personal data (use --keep-personal to keep them)"),
+        ("unusable", "other columns not used"),
+    ):
+        rows = scorer.excluded_[scorer.excluded_["kind"] == kind]
+        if len(rows):
+            print(f"\n{title}:", file=out)
+            for f, r in rows["reason"].items():
+                print(f"  {f}: {r}", file=out)
     print("\nmost important features:", file=out)
     print(scorer.importance_.head(8).round(4).to_string(), file=out)
     print(f"\nmodel saved to {path}", file=out)
@@ -181,10 +192,10 @@ def run_apply(args) -> int:
     scorer = LeadScorer.load(args.model)
     if is_flat_file(args.source):
         data = _parse_time_column(read_flat(args.source), scorer.time_column_)
-        ranked = scorer.score(data, open_only=not args.all)
+        ranked = scorer.rank_open_leads(data, open_only=not args.all)
     else:
         data = load_from_args(args)
-        ranked = scorer.score(data, as_of=args.as_of, open_only=not args.all)
+        ranked = scorer.rank_open_leads(data, as_of=args.as_of, open_only=not args.all)
     frame = ranked.reset_index()
     write_safe_csv(frame, args.out)
     print(f"{len(frame):,} leads scored, ranked by probability: {args.out}")

@@ -76,59 +76,8 @@ class Stage:
         return self.kind is not None
 
 
-_DEFAULT = {
-    "stages": [
-        {
-            "name": "Lead",
-            "owner": "marketing",
-            "aliases": ["Inquiry", "New", "Subscriber", "Raw Lead", "Contact", "Prospect"],
-        },
-        {
-            "name": "MQL",
-            "owner": "marketing",
-            "aliases": ["Marketing Qualified Lead", "Marketing Qualified", "Marketing Ready"],
-        },
-        {
-            "name": "SAL",
-            "owner": "sales",
-            "aliases": [
-                "Sales Accepted Lead",
-                "Sales Accepted",
-                "Accepted",
-                "Working",
-                "Contacted",
-            ],
-        },
-        {
-            "name": "SQL",
-            "owner": "sales",
-            "aliases": ["Sales Qualified Lead", "Sales Qualified", "Qualified"],
-        },
-        {
-            "name": "Opportunity",
-            "owner": "sales",
-            "aliases": ["Opp", "Opportunity Created", "Deal", "Proposal", "Negotiation"],
-        },
-    ],
-    "outcomes": [
-        {"name": "Won", "kind": "won", "owner": "sales", "aliases": ["Closed Won", "Customer"]},
-        {"name": "Lost", "kind": "lost", "owner": "sales", "aliases": ["Closed Lost"]},
-        {
-            "name": "Disqualified",
-            "kind": "disqualified",
-            "owner": "either",
-            "aliases": ["Unqualified", "Rejected", "Junk", "Sales Rejected", "Not a Fit"],
-        },
-        {
-            "name": "Recycled",
-            "kind": "recycled",
-            "owner": "marketing",
-            "aliases": ["Nurture", "Nurturing", "Returned to Marketing"],
-        },
-    ],
-    # The hand-off SLA: sales accepts (or rejects) an MQL within 24 h. Add others in funnel.yaml.
-    "sla_hours": {"MQL->SAL": 24},
-}
+# The default funnel ships as package data (core/funnel.yaml), a file users can copy and edit.
+_DEFAULT = yaml.safe_load(Path(__file__).with_name("funnel.yaml").read_text(encoding="utf-8"))
 
 _TOP_KEYS = {"stages", "outcomes", "aliases", "sla_hours"}
 _STAGE_KEYS = {"name", "owner", "aliases"}

@@ -76,23 +76,27 @@ def save_scorer(scorer, path, fmt: str, version: int) -> Path:
     import skops.io as sio
 
     path = Path(path)
+    names = getattr(scorer, "feature_names_in_", None)
     payload = {
         "format": fmt,
         "version": version,
-        "params": {k: _plain(v) for k, v in scorer.get_params().items()},
+        "params": {k: _plain(v) for k, v in scorer.get_params(deep=False).items()},
         "model": scorer.model_,
+        "classes": [_plain(v) for v in scorer.classes_.tolist()],
+        "n_features_in": int(scorer.n_features_in_),
+        "feature_names_in": None if names is None else [str(c) for c in names],
         "chosen_model": scorer.chosen_model_,
         "features": list(scorer.features_),
         "feature_kinds": dict(scorer.feature_kinds_),
         "reasons": scorer.reasons_,
-        "metrics": _frame_to_dict(scorer.metrics_),
+        "summary": _frame_to_dict(scorer.summary_),
         "calibration": _frame_to_dict(scorer.calibration_),
         "importance": _frame_to_dict(scorer.importance_),
         "excluded": _frame_to_dict(scorer.excluded_),
         "leakage": _frame_to_dict(scorer.leakage_),
+        "personal_data": _frame_to_dict(scorer.personal_data_),
         "validation": scorer.validation_,
         "target": scorer.target_,
-        "positive": str(scorer.positive_),
         "id_column": scorer.id_column_,
         "time_column": scorer.time_column_,
         "n_leads": scorer.n_leads_,
@@ -136,24 +140,34 @@ def load_scorer(cls, path, fmt: str, version: int):
             f"{path}: lead scorer format version {payload.get('version')}, this funnel_models "
             f"reads version {version}; refit the model with this version"
         )
-    scorer = cls(**payload["params"])
-    scorer.model_ = payload["model"]
-    scorer.chosen_model_ = payload["chosen_model"]
-    scorer.features_ = list(payload["features"])
-    scorer.feature_kinds_ = dict(payload["feature_kinds"])
-    scorer.reasons_ = payload["reasons"]
-    scorer.metrics_ = _dict_to_frame(payload["metrics"])
-    scorer.calibration_ = _dict_to_frame(payload["calibration"])
-    scorer.importance_ = _dict_to_frame(payload["importance"])
-    scorer.excluded_ = _dict_to_frame(payload["excluded"])
-    scorer.leakage_ = _dict_to_frame(payload["leakage"])
-    scorer.validation_ = payload["validation"]
-    scorer.target_ = payload["target"]
-    scorer.positive_ = payload["positive"]
-    scorer.id_column_ = payload["id_column"]
-    scorer.time_column_ = payload["time_column"]
-    scorer.n_leads_ = int(payload["n_leads"])
-    scorer.n_open_ = int(payload["n_open"])
-    scorer.converted_share_ = float(payload["converted_share"])
-    scorer.dataset_target_ = payload["dataset_target"]
+    try:
+        scorer = cls(**payload["params"])
+        scorer.model_ = payload["model"]
+        scorer.classes_ = np.asarray(payload["classes"])
+        scorer.n_features_in_ = int(payload["n_features_in"])
+        if payload["feature_names_in"] is not None:
+            scorer.feature_names_in_ = np.asarray(payload["feature_names_in"], dtype=object)
+        scorer.chosen_model_ = payload["chosen_model"]
+        scorer.features_ = list(payload["features"])
+        scorer.feature_kinds_ = dict(payload["feature_kinds"])
+        scorer.reasons_ = payload["reasons"]
+        scorer.summary_ = _dict_to_frame(payload["summary"])
+        scorer.calibration_ = _dict_to_frame(payload["calibration"])
+        scorer.importance_ = _dict_to_frame(payload["importance"])
+        scorer.excluded_ = _dict_to_frame(payload["excluded"])
+        scorer.leakage_ = _dict_to_frame(payload["leakage"])
+        scorer.personal_data_ = _dict_to_frame(payload["personal_data"])
+        scorer.validation_ = payload["validation"]
+        scorer.target_ = payload["target"]
+        scorer.id_column_ = payload["id_column"]
+        scorer.time_column_ = payload["time_column"]
+        scorer.n_leads_ = int(payload["n_leads"])
+        scorer.n_open_ = int(payload["n_open"])
+        scorer.converted_share_ = float(payload["converted_share"])
+        scorer.dataset_target_ = payload["dataset_target"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise FunnelDataError(
+            f"{path}: a funnel_models lead scorer file with missing or wrong fields ({exc}); "
+            "refit the model"
+        ) from None
     return scorer

@@ -16,22 +16,27 @@ Examples
 >>> eff = fm.ResponseTimeEffect(confounders=["source"], n_bootstrap=0).fit(rows)
 >>> round(eff.ratio_, 2)
 3.0
+>>> eff.summary_["n"].tolist()
+[4, 4]
 """
 
 from __future__ import annotations
 
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.utils._param_validation import Interval, StrOptions
 
-from funnel_models._errors import FunnelConfigError, FunnelDataError, NotFittedError
+from funnel_models._errors import FunnelConfigError, FunnelDataError
 from funnel_models.analysis._features import (
     check_stage,
     events_until,
     reached_stages,
     resolve_as_of,
 )
+from funnel_models.models._base import FunnelEstimator
 
 __all__ = ["ResponseTimeEffect", "response_time_table"]
 
@@ -167,7 +172,7 @@ def _standardised(codes, y, strata, k) -> np.ndarray:
     return (tab[ok].mul(weights, axis=0)).sum().to_numpy()
 
 
-class ResponseTimeEffect:
+class ResponseTimeEffect(FunnelEstimator):
     """Conversion by first-response time, adjusted for confounders.
 
     Parameters
@@ -191,12 +196,27 @@ class ResponseTimeEffect:
 
     Attributes
     ----------
-    summary : DataFrame indexed by bucket: n, converted, naive_rate, adjusted_rate,
+    summary_ : DataFrame indexed by bucket: n, converted, naive_rate, adjusted_rate,
         ratio_vs_slowest with its interval
     ratio_, ratio_ci_ : adjusted conversion ratio fastest vs slowest bucket and its interval
     naive_ratio_ : the same without adjustment
     headline_ : str
+    confounders_ : list of str
+    n_leads_ : int
     """
+
+    _parameter_constraints: dict = {
+        "from_stage": [str],
+        "to_stage": [str],
+        "within_days": [Interval(Real, 0, None, closed="neither")],
+        "bucket_hours": [tuple, list],
+        "confounders": [list, tuple, None],
+        "method": [StrOptions({"ipw", "stratify"})],
+        "n_bootstrap": [Interval(Integral, 0, None, closed="left")],
+        "confidence": [Interval(Real, 0, 1, closed="neither")],
+        "C": [Interval(Real, 0, None, closed="neither")],
+        "random_state": [Interval(Integral, 0, None, closed="left"), np.random.Generator, None],
+    }
 
     def __init__(
         self,
@@ -223,18 +243,20 @@ class ResponseTimeEffect:
         self.C = C
         self.random_state = random_state
 
-    def fit(self, data, *, as_of: Any = None) -> ResponseTimeEffect:
-        """Fit on a :class:`FunnelDataset`, or on a table with ``bucket``, ``converted`` and the confounders."""
+    def fit(self, data, y: Any = None, *, as_of: Any = None) -> ResponseTimeEffect:
+        """Fit on a :class:`FunnelDataset`, or on a table with ``bucket``, ``converted`` and the confounders.
+
+        ``y`` is ignored (scikit-learn's signature); ``as_of`` is the dataset's snapshot.
+        """
         from threadpoolctl import threadpool_limits
 
+        self._start_fit()
         with threadpool_limits(limits=1):  # many small fits: threads only contend
             return self._fit(data, as_of=as_of)
 
     def _fit(self, data, *, as_of: Any = None) -> ResponseTimeEffect:
         from funnel_models.core.dataset import FunnelDataset
 
-        if self.method not in ("ipw", "stratify"):
-            raise FunnelConfigError(f"method must be 'ipw' or 'stratify', not {self.method!r}")
         if isinstance(data, FunnelDataset):
             table = response_time_table(
                 data,
@@ -320,7 +342,7 @@ class ResponseTimeEffect:
         else:
             ci = (np.nan, np.nan)
             rate_lo = rate_hi = r_lo = r_hi = np.full(k, np.nan)
-        self.summary = pd.DataFrame(
+        self.summary_ = pd.DataFrame(
             {
                 "n": np.bincount(codes, minlength=k),
                 "converted": np.bincount(codes, weights=y, minlength=k).astype(int),
@@ -356,16 +378,8 @@ class ResponseTimeEffect:
         )
         return self
 
-    def __repr__(self) -> str:
-        if not hasattr(self, "ratio_"):
-            return "ResponseTimeEffect(not fitted)"
-        return f"<ResponseTimeEffect fitted on {self.n_leads_:,} leads: {self.headline_}>"
-
-    def _check_fitted(self):
-        if not hasattr(self, "ratio_"):
-            raise NotFittedError(
-                "this ResponseTimeEffect is not fitted yet; call .fit(dataset) first"
-            )
+    def _fit_description(self) -> str:
+        return f"fitted on {self.n_leads_:,} leads: {self.headline_}"
 
 
 def _one_hot(frame: pd.DataFrame) -> np.ndarray:

@@ -40,23 +40,26 @@ Examples
 >>> spells["entered_at"] = t
 >>> model = fm.FunnelMarkov(n_bootstrap=0).fit(spells)
 >>> model
-FunnelMarkov(fitted on 3 leads, 0 still open)
->>> round(float(model.summary.loc["Lead", "win_probability"]), 4)
+<FunnelMarkov: fitted on 3 leads, 0 still open>
+>>> round(float(model.summary_.loc["Lead", "win_probability"]), 4)
 0.3333
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.utils._param_validation import Interval, StrOptions
 
-from funnel_models._errors import FunnelConfigError, FunnelDataError, NotFittedError
+from funnel_models._errors import FunnelConfigError, FunnelDataError
 from funnel_models.analysis.chain import average_deal_size, solve_absorbing
 from funnel_models.analysis.visits import spells_as_of, spells_of
 from funnel_models.core.funnel import Funnel
+from funnel_models.models._base import FunnelEstimator
 
 __all__ = ["FunnelMarkov"]
 
@@ -68,7 +71,7 @@ _HOUR_EDGES = np.array(
 )
 
 
-class FunnelMarkov:
+class FunnelMarkov(FunnelEstimator):
     """Absorbing Markov chain over the funnel stages, fitted from stage visits.
 
     Parameters
@@ -100,7 +103,16 @@ class FunnelMarkov:
     n_leads_, n_open_, n_transitions_ : int
     leads_per_year_ : float, leads entering the funnel per year over the window
     as_of_ : Timestamp or None
+    summary_ : DataFrame, one row per stage (see :attr:`summary_`)
     """
+
+    _parameter_constraints: dict = {
+        "recycled": [StrOptions({"absorbing", "transient"})],
+        "n_bootstrap": [Interval(Integral, 0, None, closed="left")],
+        "confidence": [Interval(Real, 0, 1, closed="neither")],
+        "average_deal_size": [Interval(Real, 0, None, closed="left"), None],
+        "random_state": [Interval(Integral, 0, None, closed="left"), np.random.Generator, None],
+    }
 
     def __init__(
         self,
@@ -118,7 +130,9 @@ class FunnelMarkov:
         self.random_state = random_state
 
     # ------------------------------------------------------------------ fit
-    def fit(self, data: Any, as_of: Any = None, *, funnel: Funnel | None = None) -> FunnelMarkov:
+    def fit(
+        self, data: Any, y: Any = None, *, as_of: Any = None, funnel: Funnel | None = None
+    ) -> FunnelMarkov:
         """Estimate the chain from a dataset or a spells DataFrame.
 
         Parameters
@@ -126,22 +140,15 @@ class FunnelMarkov:
         data : FunnelDataset or DataFrame
             A dataset (spells are built at ``as_of``) or spells with the
             columns of :func:`funnel_models.analysis.visits`.
+        y : None
+            Ignored (scikit-learn's signature).
         as_of : date-like, optional
             Only with a dataset; default: the latest timestamp in the data.
         funnel : Funnel, optional
             Stage order and outcomes for bare spells (default: the dataset's or
             :meth:`Funnel.default`).
         """
-        if self.recycled not in ("absorbing", "transient"):
-            raise FunnelConfigError(
-                f"recycled must be 'absorbing' or 'transient', not {self.recycled!r}"
-            )
-        if not 0 < self.confidence < 1:
-            raise FunnelConfigError(f"confidence must be in (0, 1), got {self.confidence!r}")
-        if int(self.n_bootstrap) < 0:
-            raise FunnelConfigError("n_bootstrap must be >= 0")
-        for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
-            delattr(self, attr)  # a refit forgets the last fit
+        self._start_fit()  # checks the parameters, forgets the last fit
         spells, funnel, dataset = spells_of(data, as_of, funnel)
         if spells.empty:
             raise FunnelDataError(
@@ -305,7 +312,7 @@ class FunnelMarkov:
         return table.set_index(["from_stage", "to_stage"])
 
     @property
-    def summary(self) -> pd.DataFrame:
+    def summary_(self) -> pd.DataFrame:
         """One row per progression stage (and Recycled when transient).
 
         Columns: ``visits``, ``open`` (censored visits, not counted in the
@@ -535,11 +542,5 @@ class FunnelMarkov:
             )
 
     # ------------------------------------------------------------------ misc
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "transition_matrix_"):
-            raise NotFittedError("this FunnelMarkov is not fitted yet; call .fit(dataset) first")
-
-    def __repr__(self) -> str:
-        if not hasattr(self, "transition_matrix_"):
-            return f"FunnelMarkov(recycled={self.recycled!r}, n_bootstrap={self.n_bootstrap})"
-        return f"FunnelMarkov(fitted on {self.n_leads_:,} leads, {self.n_open_:,} still open)"
+    def _fit_description(self) -> str:
+        return f"fitted on {self.n_leads_:,} leads, {self.n_open_:,} still open"

@@ -15,6 +15,8 @@ Examples
 >>> spells = pd.DataFrame({"days": [1.0, 2.0, 3.0, 4.0],
 ...                        "event": ["converted", "exited", "converted", "open"]})
 >>> ttc = fm.TimeToConvert().fit(spells)
+>>> ttc
+<TimeToConvert: MQL→SQL, fitted on 4 leads, 1 still open>
 >>> float(ttc.cumulative_incidence(3.0))
 0.5
 >>> round(float(ttc.probability(days_open=1.5, within_days=2.0)), 4)
@@ -23,12 +25,14 @@ Examples
 
 from __future__ import annotations
 
+from numbers import Integral
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.utils._param_validation import Interval
 
-from funnel_models._errors import FunnelDataError, NotFittedError
+from funnel_models._errors import FunnelDataError
 from funnel_models.analysis._features import (
     check_stage,
     events_until,
@@ -36,6 +40,7 @@ from funnel_models.analysis._features import (
     reached_stages,
     resolve_as_of,
 )
+from funnel_models.models._base import FunnelEstimator
 
 __all__ = ["TimeToConvert", "conversion_spells"]
 
@@ -103,7 +108,7 @@ def _aalen_johansen(days: np.ndarray, event: np.ndarray) -> pd.DataFrame:
     return pd.concat([top, frame[frame.index > 0]]) if 0.0 not in frame.index else frame
 
 
-class TimeToConvert:
+class TimeToConvert(FunnelEstimator):
     """Cumulative incidence of conversion with competing exits, per segment.
 
     Parameters
@@ -118,9 +123,18 @@ class TimeToConvert:
     Attributes
     ----------
     curves_ : dict of segment → DataFrame indexed by days (survival, incidence)
-    summary : DataFrame indexed by segment: leads, converted, exited, open,
+    summary_ : DataFrame indexed by segment: leads, converted, exited, open,
         P(convert) by 30 / 90 / 180 days
+    by_ : list of str
+    n_leads_, n_open_ : int
     """
+
+    _parameter_constraints: dict = {
+        "from_stage": [str],
+        "to_stage": [str],
+        "by": [str, list, tuple, None],
+        "min_leads": [Interval(Integral, 1, None, closed="left")],
+    }
 
     def __init__(
         self, *, from_stage: str = "MQL", to_stage: str = "SQL", by=None, min_leads: int = 30
@@ -130,10 +144,14 @@ class TimeToConvert:
         self.by = by
         self.min_leads = min_leads
 
-    def fit(self, data, *, as_of: Any = None) -> TimeToConvert:
-        """Fit on a :class:`FunnelDataset` or a spell table with ``days`` and ``event``."""
+    def fit(self, data, y: Any = None, *, as_of: Any = None) -> TimeToConvert:
+        """Fit on a :class:`FunnelDataset` or a spell table with ``days`` and ``event``.
+
+        ``y`` is ignored (scikit-learn's signature); ``as_of`` is the dataset's snapshot.
+        """
         from funnel_models.core.dataset import FunnelDataset
 
+        self._start_fit()
         spells = (
             conversion_spells(data, from_stage=self.from_stage, to_stage=self.to_stage, as_of=as_of)
             if isinstance(data, FunnelDataset)
@@ -164,7 +182,7 @@ class TimeToConvert:
                 rows.append(self._row(seg, event[pos], curves[seg]))
         self.curves_ = curves
         self.by_ = by
-        self.summary = pd.DataFrame(rows).set_index("segment")
+        self.summary_ = pd.DataFrame(rows).set_index("segment")
         self.n_leads_ = int(len(spells))
         self.n_open_ = int((event == "open").sum())
         return self
@@ -180,10 +198,6 @@ class TimeToConvert:
         for d in (30, 90, 180):
             row[f"p_convert_{d}d"] = float(_step(curve, "incidence", d))
         return row
-
-    def _check_fitted(self):
-        if not hasattr(self, "curves_"):
-            raise NotFittedError("this TimeToConvert is not fitted yet; call .fit(dataset) first")
 
     def cumulative_incidence(self, days, segment: str = "(all)"):
         """P(converted within ``days``) for a new entrant of ``segment``."""
@@ -227,12 +241,10 @@ class TimeToConvert:
         )
         return out.sort_values(f"p_convert_{within_days:g}d", ascending=False, kind="stable")
 
-    def __repr__(self) -> str:
-        if not hasattr(self, "curves_"):
-            return "TimeToConvert(not fitted)"
+    def _fit_description(self) -> str:
         return (
-            f"<TimeToConvert {self.from_stage}→{self.to_stage} fitted on {self.n_leads_:,} leads, "
-            f"{self.n_open_:,} still open>"
+            f"{self.from_stage}→{self.to_stage}, fitted on {self.n_leads_:,} leads, "
+            f"{self.n_open_:,} still open"
         )
 
 

@@ -858,7 +858,7 @@ def response_curve(summary: pd.DataFrame, *, title: str | None = None) -> go.Fig
     Parameters
     ----------
     summary : pandas.DataFrame
-        :attr:`funnel_models.ResponseTimeEffect.summary`: indexed by bucket, with
+        :attr:`funnel_models.ResponseTimeEffect.summary_`: indexed by bucket, with
         ``adjusted_rate``, ``adjusted_rate_lower``, ``adjusted_rate_upper``, ``naive_rate``.
 
     Examples
