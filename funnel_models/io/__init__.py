@@ -41,6 +41,7 @@ import pandas as pd
 from funnel_models._errors import FunnelDataError
 from funnel_models.core.dataset import FunnelDataset, RawTable, open_dataset, validate
 from funnel_models.core.funnel import Funnel
+from funnel_models.core.redaction import redact
 from funnel_models.core.store import is_store
 
 __all__ = ["FORMATS", "READERS", "detect_format", "ingest", "load", "read_source"]
@@ -84,7 +85,7 @@ def detect_format(source: str | Path) -> str:
         if scheme in _SCHEMES:
             return _SCHEMES[scheme]
         raise FunnelDataError(
-            f"{_redact(text)}: unknown database URL scheme {scheme!r}; use sqlite:///, "
+            f"{redact(text)}: unknown database URL scheme {scheme!r}; use sqlite:///, "
             "duckdb:/// or postgresql://"
         )
     path = Path(text)
@@ -175,18 +176,6 @@ def read_source(source: str | Path, *, format: str = "auto", funnel: Funnel | No
     if found is None or isinstance(found, Funnel):
         return tables, label, found
     return tables, label, Funnel.from_yaml(found)
-
-
-def _redact(url: str) -> str:
-    """A URL with any password replaced by ***.
-
-    >>> _redact("postgresql://ann:s3cret@db:5432/crm")
-    'postgresql://ann:***@db:5432/crm'
-    """
-    import re
-
-    text = re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", str(url))
-    return re.sub(r"(?i)(password=)[^&\s]*", r"\1***", text)
 
 
 def _store_path(source: Any, format: str) -> Path | None:

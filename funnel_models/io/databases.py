@@ -22,6 +22,7 @@ from urllib.parse import quote
 import pandas as pd
 
 from funnel_models._errors import FunnelDataError
+from funnel_models.core.redaction import redact
 from funnel_models.core.schema import (
     POS,
     TABLES,
@@ -158,9 +159,7 @@ def _first_line(exc: Exception) -> str:
 # ---------------------------------------------------------------------- PostgreSQL
 def read_postgres(url: str):
     """Read the canonical tables from a PostgreSQL database (see the module docstring)."""
-    from funnel_models.io import _redact
-
-    shown = _redact(url)
+    shown = redact(url)
     conninfo, schema, host, port = _pg_conninfo(url)
     try:
         import psycopg
@@ -222,14 +221,8 @@ def _pg_conninfo(url: str) -> tuple[str, str, str, str]:
     try:
         port = str(parts.port or 5432)
     except ValueError:
-        raise FunnelDataError(f"{_redact_url(url)}: the port is not a number") from None
+        raise FunnelDataError(f"{redact(url)}: the port is not a number") from None
     return conninfo, schema, host, port
-
-
-def _redact_url(url: str) -> str:
-    from funnel_models.io import _redact
-
-    return _redact(url)
 
 
 def _pg_error(exc: Exception, url: str) -> str:
