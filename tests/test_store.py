@@ -275,3 +275,14 @@ def test_a_dataset_pickles_and_comes_back_the_same(source, stored):
         assert len(copy.backend.execute(copy.visits())) == len(
             original.backend.execute(original.visits())
         )
+
+
+def test_each_source_names_its_own_rejected_rows(tmp_path):
+    # two sources of the same shape, read in one process (the compiled rules are reused)
+    for name in ("north", "south"):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "leads.csv").write_text("lead_id,created_at\nL1,2024-01-01\nL2,soon\n")
+        (folder / "stage_events.csv").write_text("lead_id,stage,entered_at\nL1,Lead,2024-01-02\n")
+        rejected = fm.load(folder).rejected
+        assert rejected["source"].tolist() == [str(folder / "leads.csv")]

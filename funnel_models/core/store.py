@@ -470,10 +470,10 @@ def _validate_table(backend, name: str, table: RawRelation, ctx) -> int:
         checked, _ = check(typed, name, ctx)
         problems = [checked[c] for c in PROBLEM_COLUMNS if c in checked.columns]
         row = checked[ROW] if ROW in checked.columns else checked[POS]
-        src = checked[SRC] if SRC in checked.columns else ibis.literal(table.source)
+        sources = [checked[SRC]] if SRC in checked.columns else []  # else the table's source
         rejected = checked.filter(checked[CODE].notnull()).select(
-            checked[POS], checked[CODE], checked[VALUE], checked[DETAIL], *problems,
-            **{ROW: row.cast("int64"), SRC: src.cast("string")},
+            checked[POS], checked[CODE], checked[VALUE], checked[DETAIL], *problems, *sources,
+            **{ROW: row.cast("int64")},
             **({"lead_id": checked["lead_id"]} if name == "leads" else {}),
         )  # fmt: skip
         return ibis.to_sql(rejected, dialect="duckdb")
@@ -486,7 +486,8 @@ def _validate_table(backend, name: str, table: RawRelation, ctx) -> int:
         from funnel_models.core.rules import table_rules
 
         con.execute(f"DELETE FROM {name} WHERE rowid IN (SELECT {POS} - 1 FROM {temp})")
-        _write_rejected(con, name, temp, table_rules(name, typed.columns, ctx.funnel), data)
+        rules = table_rules(name, typed.columns, ctx.funnel)
+        _write_rejected(con, name, temp, rules, data, table.source)
     else:
         con.execute(f"DROP TABLE {temp}")
     con.execute(f"DROP VIEW fm_typed_{name}")
@@ -553,7 +554,7 @@ def _number_or_flag(text: str) -> bool:
     return True
 
 
-def _write_rejected(con, name: str, temp: str, rules, data: list[str]) -> None:
+def _write_rejected(con, name: str, temp: str, rules, data: list[str], source: str) -> None:
     """Render the sentences and records of a table's rejected rows into ``rejected``.
 
     The records (every column as read) come from one pass over the raw table,
@@ -589,7 +590,7 @@ def _write_rejected(con, name: str, temp: str, rules, data: list[str]) -> None:
         out = pd.DataFrame(
             {
                 "table": name,
-                "source": frame[SRC].astype(object),
+                "source": frame[SRC].astype(object) if SRC in frame.columns else source,
                 "row": frame[ROW].astype("int64"),
                 "column": rendered["column"].astype(object),
                 "value": rendered["value"],
