@@ -69,18 +69,13 @@ def load_from_args(args):
 
 
 def run(args) -> int:
-    from pathlib import Path
-
     from funnel_models._errors import FunnelConfigError
 
     dataset = load_from_args(args)
     summary = dataset.summary
     rejected = dataset.rejected
     written = None
-    inputs = {Path(p).resolve() for p in dataset.inputs["path"]}
-    if dataset.path is not None:
-        inputs.add(dataset.path.resolve())
-    if Path(args.rejected).resolve() in inputs:
+    if dataset.is_input(args.rejected):
         raise FunnelConfigError(
             f"--rejected {args.rejected}: is one of the inputs; write the rejected rows elsewhere"
         )

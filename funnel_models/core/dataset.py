@@ -148,7 +148,14 @@ class FunnelDataset:
     @property
     def inputs(self) -> pd.DataFrame:
         """The input files: table, path, size in bytes, SHA-256 and rows read."""
-        return self.backend.con.execute("SELECT * FROM fm_inputs ORDER BY table_name").df()
+        return _to_pandas(self.backend.con, "SELECT * FROM fm_inputs ORDER BY table_name")
+
+    def is_input(self, path: str | Path) -> bool:
+        """Whether writing to ``path`` would overwrite one of this dataset's inputs (or its store)."""
+        inputs = {Path(p).resolve() for p in self.inputs["path"]}
+        if self.path is not None:
+            inputs.add(self.path.resolve())
+        return Path(path).resolve() in inputs
 
     # ------------------------------------------------------------------ pandas
     @property
