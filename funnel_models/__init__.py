@@ -31,6 +31,7 @@ _EXPORTS = {
     "step_conversion": "funnel_models.analysis.conversion",
     "FunnelDataset": "funnel_models.core.dataset",
     "find_personal_data": "funnel_models.core.privacy",
+    "ingest": "funnel_models.io",
     "load": "funnel_models.io",
     "response_time_table": "funnel_models.models.handoff",
     "ResponseTimeEffect": "funnel_models.models.handoff",
@@ -90,7 +91,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     from funnel_models.core.dataset import FunnelDataset
     from funnel_models.core.funnel import Funnel, Stage
     from funnel_models.core.privacy import find_personal_data
-    from funnel_models.io import load
+    from funnel_models.io import ingest, load
     from funnel_models.models.handoff import ResponseTimeEffect, response_time_table
     from funnel_models.models.markov import FunnelMarkov
     from funnel_models.models.scoring import (

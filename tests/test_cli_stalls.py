@@ -62,7 +62,7 @@ def test_json_reports_the_row_checks_and_act_now(data, capsys):
     assert main(["stalls", str(data), "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
     rows = payload["validation"]["rows"]
-    assert set(rows) == {"leads", "stage_events", "opportunities"}
+    assert {"leads", "stage_events", "opportunities"} <= set(rows)
     for r in rows.values():
         assert r["read"] == r["accepted"] + r["rejected"] and r["read"] > 0
     scopes = [f["scope"] for f in payload["findings"]]

@@ -150,3 +150,12 @@ def test_cli_entry_point_is_installed():
     assert exe, "funnel-models is not installed next to this Python"
     result = subprocess.run([exe, "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "validate" in result.stdout
+
+
+def test_the_rejected_file_never_replaces_an_input(messy):
+    before = (messy / "leads.csv").read_text()
+    result = run("validate", messy, "--rejected", messy / "leads.csv")
+    assert result.returncode == 2
+    assert "is one of the inputs" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert (messy / "leads.csv").read_text() == before

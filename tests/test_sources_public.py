@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from _datasets import datasets_dir
 
 import funnel_models as fm
 
-DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+DATASETS = datasets_dir()
 OLIST = DATASETS / "olist_marketing_funnel"
 MAVEN = DATASETS / "maven_crm_sales_opportunities"
 

@@ -7,8 +7,6 @@ import math
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 import funnel_models as fm
@@ -312,44 +310,6 @@ def test_integer_duration_bins_equal_the_ibis_grid_and_hand_values():
     assert {u: got[u] for u in by_hand} == by_hand
 
 
-def test_segment_codes_packed_into_several_words_equal_the_dataset_path(folder, tmp_path):
-    # nine columns of 300 values (9 bits each) need two 64-bit words; a value may be
-    # missing; the fast path's counts and lead combinations equal the portable path's
-    from funnel_models.analysis.stalls import _prepare
-    from funnel_models.io._parquet import open_parquet_folder
-
-    leads = pd.read_parquet(folder / "leads.parquet")
-    rng = np.random.default_rng(5)
-    extra = [f"x{i}" for i in range(9)]
-    for c in extra:
-        values = rng.integers(0, 300, len(leads)).astype(str).astype(object)
-        values[rng.random(len(leads)) < 0.05] = None
-        leads[c] = values
-    leads.to_parquet(tmp_path / "leads.parquet", index=False)
-    for name in ("stage_events", "opportunities", "funnel"):
-        src = folder / (f"{name}.yaml" if name == "funnel" else f"{name}.parquet")
-        (tmp_path / src.name).write_bytes(src.read_bytes())
-    by = ["source", *extra]
-    opened = open_parquet_folder(tmp_path, attributes=lambda have: by)
-    assert opened.visits.packing.words == ["_p0", "_p1"]
-    fast, slow = _prepare(tmp_path, by=by), _prepare(fm.load(tmp_path), by=by)
-    args = (by, ["Lost", "Disqualified"], ["MQL", "SAL"])
-    keys = ["stage", "column", "value", "bin", "closed", "leak", "open"]
-
-    def tidy(frame):
-        frame = frame.assign(value=frame["value"].astype(object).where(frame["value"].notna(), ""))
-        return frame.astype({c: "int64" for c in keys[3:]}).sort_values(keys)[keys]
-
-    a, b = tidy(fast.visits.counts(*args)), tidy(slow.visits.counts(*args))
-    assert len(a) > 1000 and (a["value"] == "").sum() > 0
-    assert a.values.tolist() == b.values.tolist()
-    combos = [
-        v.lead_combos(["x0", "x8"]).fillna("").sort_values(["x0", "x8"]).values.tolist()
-        for v in (fast.visits, slow.visits)
-    ]
-    assert combos[0] == combos[1]
-
-
 def test_win_probabilities_from_counts_equal_the_markov_model(generated):
     from funnel_models.analysis.stalls import _prepare, _win_probabilities
     from funnel_models.core.engine import stage_transition_expr
@@ -389,67 +349,6 @@ def test_parquet_folder_gives_the_same_findings_as_the_dataset(folder):
     assert act_path["owner_id"].tolist() == act_dataset["owner_id"].tolist()
 
 
-def test_parquet_row_checks_count_what_load_rejects(folder, tmp_path):
-    # plant bad rows of every kind the stalls path checks, then compare the SQL checks'
-    # counts with the pandas validator of fm.load, rule by rule
-    from funnel_models.io._parquet import open_parquet_folder
-
-    leads = pd.read_parquet(folder / "leads.parquet")
-    events = pd.read_parquet(folder / "stage_events.parquet")
-    opps = pd.read_parquet(folder / "opportunities.parquet")
-    leads = pd.concat([leads, leads.iloc[[3, 5]]], ignore_index=True)  # 2 duplicates
-    leads.loc[10, "lead_id"] = "  "  # blank id: its events become orphans
-    leads.loc[11, "created_at"] = pd.NaT
-    leads.loc[12, "created_at"] = pd.Timestamp("1970-01-01", tz="UTC")  # implausible
-    events = pd.concat([events, events.iloc[[0, 1, 2]]], ignore_index=True)
-    events.loc[20, "stage"] = "Bogus"
-    events.loc[21, "stage"] = " "
-    events.loc[22, "lead_id"] = None
-    events.loc[23, "entered_at"] = pd.NaT
-    events.loc[24, "lead_id"] = "nope"
-    events.loc[25, "entered_at"] = pd.Timestamp("1999-01-01", tz="UTC")  # before the lead
-    events.loc[26, "stage"] = "Marketing Qualified Lead"  # an alias: accepted
-    opps = pd.concat([opps, opps.iloc[[0]]], ignore_index=True)
-    opps.loc[5, "amount"] = -1.0
-    opps.loc[6, "lead_id"] = "ghost"
-    opps.loc[7, "closed_at"] = opps.loc[7, "created_at"] - pd.Timedelta(days=1)
-    for name, frame in (("leads", leads), ("stage_events", events), ("opportunities", opps)):
-        frame.to_parquet(tmp_path / f"{name}.parquet", index=False)
-    (tmp_path / "funnel.yaml").write_text((folder / "funnel.yaml").read_text())
-    opened = open_parquet_folder(tmp_path)
-    ds = fm.load(tmp_path)
-    expected = ds.summary.loc[["leads", "stage_events", "opportunities"]]
-    pd.testing.assert_frame_equal(opened.rows, expected, check_dtype=False)
-    ours = opened.rejection_reasons.set_index(["table", "rule"])["rows"].sort_index()
-    theirs = ds.rejection_reasons.set_index(["table", "rule"])["rows"].sort_index()
-    assert ours.to_dict() == theirs.to_dict()  # (no activities in this folder)
-    assert set(ours.index.get_level_values("rule")) >= {
-        "duplicate", "blank id", "blank timestamp", "bad timestamp", "unknown stage",
-        "blank stage", "orphan lead_id", "negative amount", "closed before created",
-    }  # fmt: skip
-    # and the findings are those of the validated dataset
-    a = fm.find_stalls(tmp_path, by=["source"])
-    b = fm.find_stalls(ds, by=["source"])
-    assert (
-        a[["segment", "kind", "n"]].values.tolist() == b[["segment", "kind", "n"]].values.tolist()
-    )
-    # the visits themselves (duplicates left out, the window recomputed) equal load's
-    from funnel_models.analysis.stalls import _prepare
-
-    fast, slow = _prepare(tmp_path, by=["source"]), _prepare(ds, by=["source"])
-    assert fast.rows["rejected"].sum() > 10
-    args = (["source"], ["Lost"], ["Lead", "MQL", "SAL", "SQL", "Opportunity"])
-    keys = ["stage", "column", "value", "bin", "closed", "leak", "open"]
-    tidy = [
-        f.assign(value=f["value"].astype(object).where(f["value"].notna(), ""))
-        .astype({c: "int64" for c in keys[3:]})
-        .sort_values(keys)[keys]
-        .values.tolist()
-        for f in (fast.visits.counts(*args), slow.visits.counts(*args))
-    ]
-    assert tidy[0] == tidy[1]
-
-
 def test_prebuilt_spells_give_the_same_findings(folder):
     ds = fm.load(folder)
     spells = fm.spells(ds)
@@ -461,16 +360,12 @@ def test_prebuilt_spells_give_the_same_findings(folder):
 
 
 def test_grouping_sets_equal_the_union_of_group_bys(folder):
-    # Two shortcuts against the portable Ibis expression (one group-by per column, unioned)
-    # over the spells of the loaded dataset: DuckDB's GROUPING SETS on the same spells, and
-    # the Parquet fast path's coded visits (integer codes, its own window and row checks).
+    # DuckDB's GROUPING SETS shortcut against the portable Ibis expression (one group-by
+    # per column, unioned) over the spells of the loaded dataset.
     from funnel_models.analysis.stalls import _prepare
     from funnel_models.core.engine import stall_aggregate_expr, stall_aggregates
 
     generic = _prepare(fm.load(folder))
-    coded = _prepare(folder)
-    assert type(coded.visits).__name__ == "CodedVisits"
-    assert coded.columns == generic.columns and coded.as_of == generic.as_of
     args = (generic.columns, ["Lost", "Disqualified"], ["Lead", "MQL", "SAL"])
     keys = ["stage", "column", "value", "bin"]
 
@@ -482,20 +377,8 @@ def test_grouping_sets_equal_the_union_of_group_bys(folder):
     spells = generic.visits.spells
     union = tidy(generic.visits.con.execute(stall_aggregate_expr(spells, *args)))
     sets = tidy(stall_aggregates(generic.visits.con, spells, *args))
-    fast = tidy(coded.visits.counts(*args))
     assert len(union) > 100 and set(union["column"]) == {"", *generic.columns}
     assert union.values.tolist() == sets.values.tolist()
-    assert union.values.tolist() == fast.values.tolist()
-    # the transitions (counts and summed days) and the first entry agree too
-    a = generic.visits.transitions().sort_values(["stage", "next_stage"]).reset_index(drop=True)
-    b = coded.visits.transitions().sort_values(["stage", "next_stage"]).reset_index(drop=True)
-    assert a[["stage", "next_stage", "count"]].values.tolist() == (
-        b[["stage", "next_stage", "count"]].values.tolist()
-    )
-    np.testing.assert_allclose(a["days"].to_numpy(float), b["days"].to_numpy(float), rtol=1e-12)
-    assert pd.Timestamp(generic.visits.first_entered()) == pd.Timestamp(
-        coded.visits.first_entered()
-    )
 
 
 def test_a_spells_frame_alone_is_accepted(folder):
@@ -509,216 +392,6 @@ def test_a_spells_frame_alone_is_accepted(folder):
     assert from_spells.index.tolist() == from_dataset.index.tolist()
     found = fm.find_stalls(spells, funnel=ds.funnel)
     assert all(seg == {} for seg in found["segment"])
-
-
-def test_parquet_path_with_an_earlier_as_of_equals_the_dataset_path(folder):
-    # events after as_of are accepted rows but neither visits nor exits: both paths agree
-    from funnel_models.analysis.stalls import _prepare
-
-    as_of = "2025-09-15"
-    coded = _prepare(folder, as_of)
-    generic = _prepare(fm.load(folder), as_of)
-    assert coded.as_of == generic.as_of == pd.Timestamp(as_of, tz="UTC")
-    args = (generic.columns, ["Lost"], ["Lead", "MQL", "SAL", "SQL"])
-    keys = ["stage", "column", "value", "bin"]
-
-    def tidy(frame):
-        frame = frame.assign(value=frame["value"].astype(object).where(frame["value"].notna(), ""))
-        frame = frame.astype({c: "int64" for c in ("bin", "closed", "leak", "open")})
-        return frame.sort_values(keys)[[*keys, "closed", "leak", "open"]].values.tolist()
-
-    a, b = generic.visits.counts(*args), coded.visits.counts(*args)
-    assert a["open"].sum() > 0 and a["closed"].sum() > 0
-    assert tidy(a) == tidy(b)
-    thresholds = {"MQL": 1.0, "SAL": 5.0}
-    late_a, n_a = generic.visits.late(thresholds, None)
-    late_b, n_b = coded.visits.late(thresholds, None)
-    assert n_a == n_b and sum(n_a.values()) == len(late_a) > 0
-    assert late_a["lead_id"].tolist() == late_b["lead_id"].tolist()
-    np.testing.assert_allclose(late_a["days_in_stage"], late_b["days_in_stage"])
-
-
-# ---------------------------------------------------------------- awkward Parquet folders
-def _both_paths(folder, by, as_of=None, thresholds=None, limit=None, fast=True):
-    """The Parquet fast path and the dataset path on one folder: their answers, compared."""
-    from funnel_models.analysis.stalls import _prepare
-    from funnel_models.io._parquet import open_parquet_folder
-
-    assert (open_parquet_folder(folder, attributes=lambda have: by) is not None) == fast
-    a, b = _prepare(folder, as_of, by=by), _prepare(fm.load(folder), as_of, by=by)
-    assert a.as_of == b.as_of and a.kinds == b.kinds
-    assert a.deal == pytest.approx(b.deal, rel=1e-12, nan_ok=True)
-    keys = ["stage", "column", "value", "bin", "closed", "leak", "open"]
-
-    def tidy(frame):
-        frame = frame.assign(value=frame["value"].astype(object).where(frame["value"].notna(), "-"))
-        return frame.astype({c: "int64" for c in keys[3:]}).sort_values(keys)[keys].values.tolist()
-
-    args = (by, ["Lost", "Disqualified"], ["Lead", "MQL", "SAL", "SQL", "Opportunity"])
-    assert tidy(a.visits.counts(*args)) == tidy(b.visits.counts(*args))
-    ta, tb = (
-        v.transitions().sort_values(["stage", "next_stage"]).reset_index(drop=True)
-        for v in (a.visits, b.visits)
-    )
-    assert ta[["stage", "next_stage", "count"]].values.tolist() == (
-        tb[["stage", "next_stage", "count"]].values.tolist()
-    )
-    np.testing.assert_allclose(ta["days"], tb["days"], rtol=1e-12)
-    if by:
-        ca, cb = (
-            v.lead_combos(by).fillna("-").astype(str).sort_values(by) for v in (a.visits, b.visits)
-        )
-        assert ca.values.tolist() == cb.values.tolist()
-    if thresholds is not None:
-        (la, na), (lb, nb) = a.visits.late(thresholds, limit), b.visits.late(thresholds, limit)
-        assert na == nb and la["lead_id"].tolist() == lb["lead_id"].tolist()
-        owners = [[None if pd.isna(o) else o for o in f["owner_id"]] for f in (la, lb)]
-        assert owners[0] == owners[1]
-        np.testing.assert_allclose(
-            la["days_in_stage"].astype(float), lb["days_in_stage"].astype(float)
-        )
-    return a, b, ta
-
-
-def _write(folder, leads, events, opps=None, accounts=None):
-    folder.mkdir()
-    for name, frame in (("leads", leads), ("stage_events", events), ("opportunities", opps),
-                        ("accounts", accounts)):  # fmt: skip
-        if frame is not None:
-            pq.write_table(_table(frame), folder / f"{name}.parquet")
-    return folder
-
-
-def _table(frame):
-    """An Arrow table in which NaN stays NaN (pandas would write NaN as null)."""
-    columns = {}
-    for c in frame.columns:
-        values = frame[c]
-        if values.dtype.kind == "f":
-            columns[c] = pa.array(values.to_numpy(), from_pandas=False)
-        else:
-            columns[c] = pa.Array.from_pandas(values)
-    return pa.table(columns)
-
-
-def _events(ids, plan=((0, "MQL"), (1, "SAL"), (3, "Lost"))):
-    return pd.DataFrame(
-        [
-            (i, stage, T0 + pd.Timedelta(days=d + k % 3))
-            for k, i in enumerate(ids)
-            for d, stage in plan
-        ],
-        columns=["lead_id", "stage", "entered_at"],
-    )
-
-
-def test_awkward_attribute_values_are_read_as_load_keeps_them(tmp_path):
-    # white space and blanks in `source` (fm.load strips ids and text), NaN in a float
-    # column, NULLs in the first column (the whole-stage rows sum it), exactly 4 values plus
-    # NULL (all-ones code), booleans with NULL, an id padded with a tab
-    n = 24
-    ids = [f"L{i}" for i in range(n)]
-    leads = pd.DataFrame({
-        "lead_id": [ids[0] + "\t", ids[1] + "\x1f", *ids[2:]],
-        "created_at": [T0] * n,
-        "source": (["Web", " Web", "Web\u00a0", "", " ", None, "\x1cFair\x1f", "Fair"] * 3),
-        "score": ([1.5, np.nan, np.nan, 2.0] * 6),
-        "tier": (["a", "b", "c", "d", None, "a"] * 4),
-        "flag": ([True, False, None] * 8),
-    })  # fmt: skip
-    events = _events(ids)
-    events.loc[0, "stage"] = "\t"  # a blank stage, as fm.load calls it
-    events["owner_id"] = ["\tO1", "O2\u00a0", "\x1e", "O3"] * (len(events) // 4)
-    events = events.drop(index=[3 * k + 2 for k in range(2, 10)])  # 8 leads still in SAL
-    folder = _write(tmp_path / "f", leads, events)
-    by = ["tier", "source", "score", "flag"]
-    fast, slow, _ = _both_paths(folder, by, thresholds={"MQL": 0.5, "SAL": 0.5})
-    late, _ = fast.visits.late({"SAL": 0.5}, None)
-    owners = {o for o in late["owner_id"] if not pd.isna(o)}
-    assert len(late) == 8 and owners == {"O1", "O2", "O3"}  # "\x1e" alone is no owner
-    assert set(fast.visits.dictionaries["source"]) == {"Web", "Fair"}
-    assert set(fast.visits.dictionaries["score"]) == {"1.5", "2.0"}  # NaN is missing
-    assert fast.rows.values.tolist() == slow.rows.loc[fast.rows.index].values.tolist()
-    assert fast.rejection_reasons.values.tolist() == [["stage_events", "blank stage", 1]]
-
-
-def test_as_of_edges_reentries_and_equal_times_match_by_hand(tmp_path):
-    # L1 leaves MQL exactly at as_of (an exit), L2 re-enters MQL later (not a duplicate),
-    # L3 reaches SAL and SQL at the same instant (rank decides), L4 is a true duplicate
-    day = pd.Timedelta(days=1)
-    rows = [("L1", "MQL", T0), ("L1", "SAL", T0 + 2 * day),
-            ("L2", "MQL", T0), ("L2", "Recycled", T0 + day), ("L2", "MQL", T0 + 2 * day),
-            ("L3", "MQL", T0), ("L3", "SQL", T0 + day), ("L3", "SAL", T0 + day),
-            ("L4", "MQL", T0), ("L4", "MQL", T0)]  # fmt: skip
-    leads = pd.DataFrame({"lead_id": ["L1", "L2", "L3", "L4"], "created_at": [T0] * 4,
-                          "source": ["a", "b", "a", "b"]})  # fmt: skip
-    events = pd.DataFrame(rows, columns=["lead_id", "stage", "entered_at"])
-    folder = _write(tmp_path / "f", leads, events)
-    fast, _, trans = _both_paths(
-        folder, ["source"], as_of=T0 + 2 * day, thresholds={"MQL": 0.0, "SAL": 0.0}, limit=2
-    )
-    got = trans.set_index(["stage", "next_stage"])["count"].to_dict()
-    assert got == {("MQL", "SAL"): 2, ("MQL", "Recycled"): 1, ("Recycled", "MQL"): 1,
-                   ("SAL", "SQL"): 1}  # fmt: skip
-    assert fast.rejection_reasons.values.tolist() == [["stage_events", "duplicate", 1]]
-    # open at as_of: L1 in SAL (0 days), L2 in MQL (0 days), L3 in SQL, L4 in MQL (2 days)
-    late, per_stage = fast.visits.late({"MQL": 0.0, "SAL": 0.0}, None)
-    assert late["lead_id"].tolist() == ["L4"] and per_stage == {"MQL": 1}
-
-
-def test_opportunity_and_account_columns_the_fast_path_reads_or_leaves(tmp_path):
-    ids = [f"L{i}" for i in range(12)]
-    leads = pd.DataFrame({"lead_id": ids, "created_at": [T0] * 12,
-                          "account_id": ["A1", "A2", " A1", ""] * 3})  # fmt: skip
-    events = _events(ids)
-    from decimal import Decimal
-
-    opps = pd.DataFrame({
-        "opportunity_id": [f"O{i}" for i in range(6)], "lead_id": ids[:6],
-        "created_at": [T0] * 6, "amount": [Decimal("10.50"), Decimal("20.25"), None,
-                                            Decimal("5.00"), Decimal("7.00"), Decimal("1.00")],
-        "won": [True, True, True, None, False, False],
-    })  # fmt: skip
-    # accounts: A1's first row says False, a later copy True (fm.load keeps the first)
-    accounts = pd.DataFrame({"account_id": ["A1", "A2", "A1", " "],
-                             "target_account": [False, True, True, True]})  # fmt: skip
-    folder = _write(tmp_path / "decimal", leads, events, opps, accounts)
-    fast, _, _ = _both_paths(folder, ["target_account"])
-    assert fast.deal == pytest.approx((10.50 + 20.25) / 2)  # won deals with an amount
-    # a NaN amount is left out; no deal won: the mean of all amounts
-    opps2 = opps.assign(amount=[np.nan, 3.0, 5.0, np.nan, 7.0, 9.0], won=[False] * 6)
-    folder2 = _write(tmp_path / "nan", leads, events, opps2, accounts)
-    assert _both_paths(folder2, ["account_id"])[0].deal == pytest.approx(6.0)
-    # what the fast path does not read as it is goes to fm.load, with the same answers
-    opps3 = opps2.assign(won=[1, 0, 1, 0, 0, 0])
-    _both_paths(_write(tmp_path / "int_won", leads, events, opps3, accounts), ["account_id"],
-                fast=False)  # fmt: skip
-    leads4 = leads.assign(signed_up=pd.to_datetime(["2024-01-01"] * 12).date)
-    _both_paths(_write(tmp_path / "date", leads4, events, opps, accounts), ["signed_up"],
-                fast=False)  # fmt: skip
-
-
-def test_the_fast_path_strips_the_lead_columns_load_strips():
-    from funnel_models.core.dataset import SCHEMA
-    from funnel_models.io._parquet import STRIPPED_LEAD_COLUMNS
-
-    spec = SCHEMA["leads"]["optional"]
-    assert set(STRIPPED_LEAD_COLUMNS) == {c for c, kind in spec.items() if kind in ("id", "text")}
-
-
-def test_id_and_text_columns_are_text_on_both_paths_and_no_accounts_no_flag(tmp_path):
-    # fm.load reads `source` and `account_id` as text whatever the file stores; without an
-    # accounts table there is no target_account flag on either path
-    from funnel_models.analysis.stalls import _prepare
-
-    ids = [f"L{i}" for i in range(12)]
-    leads = pd.DataFrame({"lead_id": ids, "created_at": [T0] * 12, "source": [1, 2, 3] * 4,
-                          "account_id": [10, 11] * 6})  # fmt: skip
-    folder = _write(tmp_path / "f", leads, _events(ids))
-    fast, slow, _ = _both_paths(folder, ["source", "account_id"])
-    assert fast.kinds == {"source": str, "account_id": str}
-    assert "target_account" not in _prepare(fm.load(folder)).columns
-    assert "target_account" not in _prepare(folder).columns
 
 
 def test_engine_and_spells_mistakes_are_reported_before_any_loading(tmp_path):

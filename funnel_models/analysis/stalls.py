@@ -68,9 +68,8 @@ The owner of a finding is the team owning the stage the leads wait to enter
 How it runs: the visits (:func:`funnel_models.analysis.visits`) stay an Ibis expression
 on DuckDB; only per (stage, segment column, value, duration bin) counts of
 closed, leaking and open visits come back (:func:`funnel_models.core.engine.stall_aggregate_expr`),
-and the statistics run on those in numpy. A folder of canonical Parquet takes
-a faster road (:mod:`funnel_models.io._parquet`): row checks and visits in one
-DuckDB statement over the files, segment values as integer codes. Kaplan–Meier on binned counts is
+and the statistics run on those in numpy. A path is loaded with
+:func:`funnel_models.load` first (a funnel store opens without re-checking). Kaplan–Meier on binned counts is
 exact on the grid of :mod:`funnel_models.core.engine` (whole minutes up to a day,
 whole hours up to 30 days, then 0.5 % steps): durations are rounded *up* to
 it, so medians and percentiles are at most one grid step long, and exact for
@@ -189,7 +188,7 @@ class _KM:
 class _Inputs:
     """What the findings are computed from: the visits (with segment columns) and context."""
 
-    visits: Any  # _SpellVisits or funnel_models.io._parquet.CodedVisits (each holds its connection)
+    visits: Any  # _SpellVisits (holds its connection)
     columns: list[str]
     kinds: dict[str, type]  # column -> python type of its values
     funnel: Funnel
@@ -216,64 +215,17 @@ def _prepare(
     dayfirst: bool = False,
     engine: str = "duckdb",
 ) -> _Inputs:
-    """Open ``data`` (dataset, spells DataFrame or a folder of canonical Parquet) on ``engine``.
-
-    A folder of canonical Parquet on DuckDB takes the fast path
-    (:mod:`funnel_models.io._parquet`: plain DuckDB, Ibis not even imported); everything
-    else the portable Ibis path, on DuckDB or Spark.
-    """
+    """Open ``data`` (dataset, spells DataFrame, or a path :func:`funnel_models.load` reads)."""
     from funnel_models.core._time import resolve_as_of
 
     if engine not in ("duckdb", "spark"):
         raise FunnelConfigError(f"unknown engine {engine!r}; choose duckdb or spark")
     if isinstance(data, (str, Path)) and spells is not None:
         raise FunnelConfigError("spells= goes with a dataset, not with a path")
-    if isinstance(data, (str, Path)) and engine != "duckdb":
+    if isinstance(data, (str, Path)):
         from funnel_models.io import load
 
         data = load(data, funnel=funnel, timezone=timezone, dayfirst=dayfirst)
-    if isinstance(data, (str, Path)):
-        chosen: list[str] = []
-
-        def pick(have: list[str]) -> list[str]:
-            chosen[:] = _segment_columns(have, by)
-            return chosen
-
-        import time
-
-        from funnel_models.io._parquet import open_parquet_folder
-
-        started = time.perf_counter()
-        opened = open_parquet_folder(
-            data, funnel=funnel, timezone=timezone, attributes=pick, con=_bounded_duckdb(),
-            as_of=resolve_as_of(as_of),
-        )  # fmt: skip
-        if opened is None:
-            from funnel_models.io import load
-
-            data = load(data, funnel=funnel, timezone=timezone, dayfirst=dayfirst)
-        else:
-            if opened.visits.as_of is None:
-                read = int(opened.rows.loc["stage_events", "read"])
-                if not read:
-                    raise FunnelDataError(
-                        "the stage_events table is empty: there is nothing to analyse"
-                    )
-                why = opened.rejection_reasons.query("table == 'stage_events'")
-                rules = ", ".join(
-                    f"{r} {n:,}" for r, n in zip(why["rule"], why["rows"], strict=True)
-                )
-                raise FunnelDataError(
-                    f"no stage event passed the row checks ({read:,} read; rejected: {rules}); "
-                    f"`funnel-models validate {opened.source}` lists them"
-                )
-            cols = list(chosen)
-            return _Inputs(
-                visits=opened.visits, columns=cols, kinds=opened.kinds,
-                funnel=opened.funnel, as_of=opened.visits.as_of, deal=opened.deal_size, source=opened.source, rows=opened.rows,
-                rejection_reasons=opened.rejection_reasons,
-                seconds={"read_check_and_visits": time.perf_counter() - started},
-            )  # fmt: skip
     import ibis
 
     from funnel_models.core.dataset import FunnelDataset
@@ -345,27 +297,6 @@ def _prepare(
     )  # fmt: skip
 
 
-#: DuckDB's memory budget on the Parquet path (it spills to a temporary folder beyond).
-DUCKDB_MEMORY_LIMIT = "1200MB"
-
-
-def _bounded_duckdb():
-    """A DuckDB connection with a memory limit and a private spill folder."""
-    import atexit
-    import shutil
-    import tempfile
-
-    import duckdb
-
-    con = duckdb.connect()
-    spill = tempfile.mkdtemp(prefix="funnel_models_duckdb_")
-    atexit.register(shutil.rmtree, spill, ignore_errors=True)
-    con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
-    con.execute(f"SET temp_directory = '{spill}'")
-    con.execute("SET preserve_insertion_order = false")
-    return con
-
-
 def _materialize(con, spells, cols: list[str]):
     """Compute the visits once inside DuckDB (a temporary table; nothing comes to pandas).
 
@@ -388,9 +319,7 @@ _names = itertools.count()
 class _SpellVisits:
     """The visits as an Ibis table of spells (datasets and spells frames, any backend).
 
-    Answers the questions the stall analysis asks of the visits; the Parquet
-    fast path answers the same ones from integer codes
-    (:class:`funnel_models.io._parquet.CodedVisits`).
+    Answers the questions the stall analysis asks of the visits.
     """
 
     con: Any
@@ -587,10 +516,8 @@ def find_stalls(
     ----------
     data : FunnelDataset, spells DataFrame, or path
         The dataset (segments come from its ``leads`` attributes and the
-        accounts' ``target_account`` flag); or a folder of canonical Parquet
-        tables, read and checked in DuckDB without pandas (see
-        :mod:`funnel_models.io._parquet`; other sources are
-        loaded with :func:`funnel_models.load`).
+        accounts' ``target_account`` flag); or a path, loaded with
+        :func:`funnel_models.load` (a funnel store, a folder, a database URL).
     as_of : date-like, optional
         Snapshot date; default: the latest ``entered_at`` in the data.
     by : list of str, optional

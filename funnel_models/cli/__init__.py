@@ -19,7 +19,17 @@ from collections.abc import Sequence
 from funnel_models._errors import FunnelConfigError, FunnelDataError
 
 # Command modules, in the order ``--help`` lists them. Add a new command here.
-COMMANDS = ("generate", "validate", "funnel", "stalls", "score", "dashboard", "report", "notebooks")
+COMMANDS = (
+    "generate",
+    "ingest",
+    "validate",
+    "funnel",
+    "stalls",
+    "score",
+    "dashboard",
+    "report",
+    "notebooks",
+)
 
 EXIT_OK, EXIT_REJECTED, EXIT_UNUSABLE = 0, 1, 2
 

@@ -41,7 +41,8 @@ def add_source_arguments(p) -> None:
     p.add_argument(
         "source",
         metavar="SOURCE",
-        help="dataset folder, Excel workbook, database URL or CRM export (see --format)",
+        help="funnel store, dataset folder, Excel workbook, database URL or CRM export "
+        "(see --format)",
     )
     p.add_argument(
         "--format", default="auto", choices=FORMATS, help="kind of SOURCE (default: auto)"
@@ -68,15 +69,22 @@ def load_from_args(args):
 
 
 def run(args) -> int:
+    from funnel_models._errors import FunnelConfigError
+
     dataset = load_from_args(args)
     summary = dataset.summary
     rejected = dataset.rejected
     written = None
+    if dataset.is_input(args.rejected):
+        raise FunnelConfigError(
+            f"--rejected {args.rejected}: is one of the inputs; write the rejected rows elsewhere"
+        )
     if len(rejected):
         written = write_safe_csv(rejected, args.rejected)
     if args.json:
         payload = {
             "source": dataset.source,
+            "store": None if dataset.path is None else str(dataset.path),
             "tables": {t: {k: int(v) for k, v in row.items()} for t, row in summary.iterrows()},
             "rows_rejected": len(rejected),
             "reasons": dataset.rejection_reasons.to_dict(orient="records"),
@@ -85,7 +93,8 @@ def run(args) -> int:
         print(json.dumps(payload, indent=2))
     else:
         out = sys.stdout
-        print(f"{dataset.source}", file=out)
+        store = f" (funnel store {dataset.path})" if dataset.path is not None else ""
+        print(f"{dataset.source}{store}", file=out)
         print(summary.to_string(), file=out)
         if len(rejected):
             print(f"\n{len(rejected):,} rows rejected:", file=out)

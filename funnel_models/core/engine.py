@@ -146,8 +146,8 @@ class EventLog:
         Parameters
         ----------
         source
-            A :class:`~funnel_models.FunnelDataset` (its validated
-            ``stage_events``); a pandas DataFrame of stage events; a Parquet or
+            A :class:`~funnel_models.FunnelDataset` or a funnel store file (its
+            validated ``stage_events``, read in the store on DuckDB); a pandas DataFrame of stage events; a Parquet or
             CSV file of stage events; a folder holding ``stage_events.parquet``
             or ``.csv``; or ``duckdb:///file.duckdb`` / ``sqlite:///file.db``
             holding a ``stage_events`` table. Files and databases are read by
@@ -162,12 +162,21 @@ class EventLog:
         con
             An existing Ibis backend to reuse.
         """
-        from funnel_models.core.dataset import FunnelDataset
+        from funnel_models.core.dataset import FunnelDataset, open_dataset
+        from funnel_models.core.store import is_store
 
+        if isinstance(source, (str, Path)) and is_store(source):
+            source = open_dataset(source)  # a funnel store: its validated events
         if engine not in ENGINES:
             raise FunnelConfigError(
                 f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}"
             )
+        if isinstance(source, FunnelDataset) and source.rows_read.get("stage_events"):
+            source.require_events()  # events were read and every one was rejected: say why
+        own = con is None or con is getattr(source, "backend", None)
+        if isinstance(source, FunnelDataset) and engine == "duckdb" and own:
+            # the events in the dataset's store, no pandas round trip
+            return cls(source.backend, source.relation("stage_events"), funnel or source.funnel)
         con = con if con is not None else connect(engine)
         if isinstance(source, FunnelDataset):
             funnel = funnel or source.funnel

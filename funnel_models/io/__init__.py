@@ -1,12 +1,16 @@
 """Readers that turn a SOURCE into raw canonical tables, one module per kind.
 
-A reader returns ``(dict[table name, RawTable or ChunkedTable], label, funnel)`` where
+A reader returns ``(dict[table name, RawRelation], label, funnel)`` where each
+raw table is read by the engine (:mod:`funnel_models.core.schema`) and
 ``funnel`` is a :class:`~funnel_models.core.funnel.Funnel`, a path to a
 ``funnel.yaml`` or ``None``; validation happens once, in
-:func:`funnel_models.core.dataset.validate`. Formats (``--format`` on every command
-that takes a SOURCE):
+:func:`funnel_models.core.dataset.validate`, which writes a funnel store
+(:mod:`funnel_models.core.store`): :func:`ingest` to a file, :func:`load` in
+memory — or :func:`load` opens a store file that :func:`ingest` wrote. Formats
+(``--format`` on every command that takes a SOURCE):
 
 ================================ =======================================================
+store                            a funnel store file written by ``funnel-models ingest``
 folder                           ``leads.csv|parquet|xlsx``, ``stage_events...``, ... (+ funnel.yaml)
 excel                            one ``.xlsx`` workbook with a sheet per table
 sqlite                           ``sqlite:///path/to/crm.db``
@@ -30,14 +34,17 @@ import importlib
 import inspect
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from funnel_models._errors import FunnelDataError
-from funnel_models.core.dataset import FunnelDataset, RawTable, validate
+from funnel_models.core.dataset import FunnelDataset, RawTable, open_dataset, validate
 from funnel_models.core.funnel import Funnel
+from funnel_models.core.redaction import redact
+from funnel_models.core.store import is_store
 
-__all__ = ["FORMATS", "READERS", "detect_format", "load", "read_source"]
+__all__ = ["FORMATS", "READERS", "detect_format", "ingest", "load", "read_source"]
 
 READERS = {
     "folder": "funnel_models.io.files:read_folder",
@@ -54,7 +61,7 @@ READERS = {
     "mapping": "funnel_models.io.crm.mapping:read_mapping",
 }
 
-FORMATS = ("auto", *READERS)
+FORMATS = ("auto", "store", *READERS)
 
 _SCHEMES = {
     "sqlite": "sqlite",
@@ -78,7 +85,7 @@ def detect_format(source: str | Path) -> str:
         if scheme in _SCHEMES:
             return _SCHEMES[scheme]
         raise FunnelDataError(
-            f"{_redact(text)}: unknown database URL scheme {scheme!r}; use sqlite:///, "
+            f"{redact(text)}: unknown database URL scheme {scheme!r}; use sqlite:///, "
             "duckdb:/// or postgresql://"
         )
     path = Path(text)
@@ -86,6 +93,8 @@ def detect_format(source: str | Path) -> str:
         raise FunnelDataError(f"{path}: no such file or folder")
     if path.is_dir():
         return _detect_folder(path)
+    if is_store(path):
+        return "store"
     suffix = path.suffix.lower()
     if suffix in (".duckdb", ".ddb"):
         return "duckdb"
@@ -145,6 +154,8 @@ def read_source(source: str | Path, *, format: str = "auto", funnel: Funnel | No
     """
     if format == "auto":
         format = detect_format(source)
+    if format == "store":
+        raise FunnelDataError(f"{source}: is a funnel store; open it with fm.load")
     if format not in READERS:
         import difflib
 
@@ -159,21 +170,44 @@ def read_source(source: str | Path, *, format: str = "auto", funnel: Funnel | No
         tables, label, found = reader(source, funnel=funnel)
     else:
         tables, label, found = reader(source)
+    for table in tables.values():  # an export's rows: the store records the file it came from
+        if table.path is None and Path(table.source).is_file():
+            table.path = Path(table.source)
     if found is None or isinstance(found, Funnel):
         return tables, label, found
     return tables, label, Funnel.from_yaml(found)
 
 
-def _redact(url: str) -> str:
-    """A URL with any password replaced by ***.
+def _store_path(source: Any, format: str) -> Path | None:
+    """The store file ``source`` names (a path or a ``duckdb:///`` URL), if it is one."""
+    if format not in ("auto", "store") or isinstance(source, Mapping):
+        return None
+    text = str(source)
+    if text.lower().startswith("duckdb://"):
+        rest = text.split("://", 1)[1]
+        text = rest[1:] if rest.startswith("/") else rest
+    elif "://" in text:
+        return None
+    path = Path(text)
+    if path.is_file() and is_store(path):
+        return path
+    if format == "store":
+        raise FunnelDataError(
+            f"{path}: not a funnel store; write one with funnel-models ingest SOURCE --store PATH"
+        )
+    return None
 
-    >>> _redact("postgresql://ann:s3cret@db:5432/crm")
-    'postgresql://ann:***@db:5432/crm'
-    """
-    import re
 
-    text = re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", str(url))
-    return re.sub(r"(?i)(password=)[^&\s]*", r"\1***", text)
+def _read(source, format, funnel, timezone, dayfirst):
+    """Raw tables, label and funnel of a source (a mapping of DataFrames, or a SOURCE)."""
+    if funnel is not None and not isinstance(funnel, Funnel):
+        funnel = Funnel.from_yaml(funnel)
+    if isinstance(source, Mapping):
+        raw = {k: RawTable(v, k) for k, v in source.items() if v is not None}
+        return raw, "<memory>", funnel
+    # The reader sees the funnel: CRM adapters check their stage names against it.
+    raw, label, default_funnel = read_source(source, format=format, funnel=funnel)
+    return raw, label, funnel if funnel is not None else default_funnel
 
 
 def load(
@@ -184,22 +218,25 @@ def load(
     timezone: str = "UTC",
     dayfirst: bool = False,
 ) -> FunnelDataset:
-    """Load and validate a funnel dataset.
+    """Load a funnel dataset: open a funnel store, or read and validate a source.
 
     Parameters
     ----------
     source
-        A folder of ``leads.csv|parquet``, ``stage_events.csv|parquet``, ... ; an
-        Excel workbook with one sheet per table; a database URL
-        (``sqlite:///crm.db``, ``duckdb:///crm.duckdb``,
+        A funnel store file (written by :func:`ingest`: opened read-only, no
+        validation needed); a folder of ``leads.csv|parquet``,
+        ``stage_events.csv|parquet``, ... ; an Excel workbook with one sheet per
+        table; a database URL (``sqlite:///crm.db``, ``duckdb:///crm.duckdb``,
         ``postgresql://user@host/db``); a CRM export (see
-        :mod:`funnel_models.io`); or a mapping of table name to DataFrame.
+        :mod:`funnel_models.io`); or a mapping of table name to DataFrame. A
+        source is validated into a store in memory.
     format
         The kind of source (``funnel_models.io.FORMATS``); ``"auto"`` tells
         it from the path or the export's header.
     funnel
         A :class:`Funnel` or a path to ``funnel.yaml``; default: the folder's
-        ``funnel.yaml`` if present, else :meth:`Funnel.default`.
+        ``funnel.yaml`` if present, else :meth:`Funnel.default`. A store keeps
+        the funnel it was validated with.
     timezone
         The zone in which naive timestamps are read (IANA name, e.g. ``Europe/Rome``).
     dayfirst
@@ -212,14 +249,47 @@ def load(
         unreadable, missing a required table or column); row-level problems are
         reported in ``.rejected`` instead.
     """
-    if funnel is not None and not isinstance(funnel, Funnel):
-        funnel = Funnel.from_yaml(funnel)
-    if isinstance(source, Mapping):
-        raw = {k: RawTable(v, k) for k, v in source.items() if v is not None}
-        label, default_funnel = "<memory>", None
-    else:
-        # The reader sees the funnel: CRM adapters check their stage names against it.
-        raw, label, default_funnel = read_source(source, format=format, funnel=funnel)
-    if funnel is None:
-        funnel = default_funnel
+    store = _store_path(source, format)
+    if store is not None:
+        return open_dataset(store)
+    raw, label, funnel = _read(source, format, funnel, timezone, dayfirst)
     return validate(raw, funnel=funnel, timezone=timezone, dayfirst=dayfirst, source=label)
+
+
+def ingest(
+    source: str | Path | Mapping[str, pd.DataFrame],
+    store: str | Path,
+    *,
+    format: str = "auto",
+    funnel: Funnel | str | Path | None = None,
+    timezone: str = "UTC",
+    dayfirst: bool = False,
+    as_of: Any = None,
+    memory_limit: str | None = None,
+) -> FunnelDataset:
+    """Read and validate a source and write it as a funnel store file, atomically.
+
+    The store holds the accepted tables, the rejected rows with their reasons,
+    the funnel, the snapshot ``as_of`` (default: the latest stage event), the
+    input files (size, SHA-256, rows read) and the stage visits at the snapshot
+    (:mod:`funnel_models.core.store`). It is written beside ``store`` and
+    renamed into place; an existing ``store`` is replaced only if it is a
+    funnel store. Returns the new store, opened read-only.
+
+    Examples
+    --------
+    >>> import funnel_models as fm                                   # doctest: +SKIP
+    >>> ds = fm.ingest("exports/2024-10-01", "crm.fmstore")          # doctest: +SKIP
+    >>> fm.load("crm.fmstore").summary                               # doctest: +SKIP
+    """
+    raw, label, funnel = _read(source, format, funnel, timezone, dayfirst)
+    return validate(
+        raw,
+        funnel=funnel,
+        timezone=timezone,
+        dayfirst=dayfirst,
+        source=label,
+        store=store,
+        as_of=as_of,
+        memory_limit=memory_limit,
+    )

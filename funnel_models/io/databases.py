@@ -1,7 +1,10 @@
 """Canonical tables stored in a database: SQLite and DuckDB files, PostgreSQL servers.
 
 The tables carry the canonical names (``leads``, ``stage_events``, ...; matched
-case-insensitively). PostgreSQL URLs follow libpq:
+case-insensitively). Databases are opened read-only, always: a SQLite file by
+its literal path (``#``, ``%`` and ``?`` in a name are part of the name), a
+DuckDB file with its access to other files switched off (a view that reads a
+file fails instead of reading it), its tables streamed into the engine as Arrow. PostgreSQL URLs follow libpq:
 ``postgresql://user[:password]@host[:port]/dbname[?schema=crm&sslmode=require]``
 (``schema`` defaults to ``public``; a password may also come from ``PGPASSWORD``
 or ``~/.pgpass``). PostgreSQL tables are streamed through a server-side cursor
@@ -11,13 +14,23 @@ set and the pandas frame at once. Errors name the host, never the password.
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from pathlib import Path
+from urllib.parse import quote
 
 import pandas as pd
 
 from funnel_models._errors import FunnelDataError
-from funnel_models.core.dataset import TABLES, RawTable
+from funnel_models.core.redaction import redact
+from funnel_models.core.schema import (
+    POS,
+    TABLES,
+    RawRelation,
+    RawTable,
+    engine_view,
+    normalize_column,
+)
 
 CHUNK_ROWS = 50_000
 
@@ -40,22 +53,25 @@ def read_database(url: str | Path):
         raise FunnelDataError(f"{path}: database file not found")
     if scheme == "sqlite":
         frames = _read_sqlite(path)
+        tables = {
+            name: RawTable(df, f"{path} table {name}", path=path) for name, df in frames.items()
+        }
     elif scheme == "duckdb":
-        frames = _read_duckdb(path)
+        tables = _read_duckdb(path)
     else:
         raise FunnelDataError(f"{text}: unsupported database scheme {scheme!r}")
-    tables = {name: RawTable(df, f"{path} table {name}") for name, df in frames.items()}
     for name in ("leads", "stage_events"):
         if name not in tables:
             raise FunnelDataError(
-                f"{path}: no {name!r} table (tables found: {', '.join(frames) or 'none'})"
+                f"{path}: no {name!r} table (tables found: {', '.join(tables) or 'none'})"
             )
     return tables, f"{scheme}:///{path}", None
 
 
 def _read_sqlite(path: Path) -> dict[str, pd.DataFrame]:
     try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        # A URI of the literal path: '#', '%' and '?' in a file name are part of it.
+        con = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True)
         try:
             names = {
                 row[0].lower(): row[0]
@@ -74,23 +90,66 @@ def _read_sqlite(path: Path) -> dict[str, pd.DataFrame]:
         raise FunnelDataError(f"{path}: not a readable SQLite database ({exc})") from None
 
 
-def _read_duckdb(path: Path) -> dict[str, pd.DataFrame]:
+def _read_duckdb(path: Path) -> dict[str, RawRelation]:
     import duckdb
 
+    from funnel_models.core.store import connect_readonly
+
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        con = connect_readonly(path)
     except duckdb.Error as exc:
         raise FunnelDataError(
             f"{path}: not a readable DuckDB database ({_first_line(exc)})"
         ) from None
-    try:
-        names = {
-            row[0].lower(): row[0]
-            for row in con.execute("select table_name from information_schema.tables").fetchall()
-        }
-        return {t: con.execute(f'select * from "{names[t]}"').df() for t in TABLES if t in names}
-    finally:
-        con.close()
+    names = {
+        row[0].lower(): row[0]
+        for row in con.execute(
+            "select table_name from information_schema.tables "
+            "where table_catalog = 'store' and table_schema = 'main'"
+        ).fetchall()
+    }
+    return {t: DuckDBTable(con, path, names[t]) for t in TABLES if t in names}
+
+
+class DuckDBTable(RawRelation):
+    """A table of a user's DuckDB file, streamed into the engine as Arrow record batches."""
+
+    def __init__(self, source_con, path: Path, table: str) -> None:
+        self._source = source_con
+        self._table = table
+        self.path = path
+        self.source = f"{path} table {table}"
+
+    def relation(self, backend):
+        import duckdb
+
+        from funnel_models.core.store import arrow_batches
+
+        name = self._copied(f"fm_db_{next(_names)}")
+        try:
+            reader = arrow_batches(
+                self._source.sql(f"select * from {_ident(self._table)}"), 100_000
+            )
+            backend.con.register(f"{name}_in", reader)
+            try:
+                backend.con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {name}_in")
+            finally:
+                backend.con.unregister(f"{name}_in")
+        except duckdb.Error as exc:
+            raise FunnelDataError(f"{self.source}: cannot read it ({_first_line(exc)})") from None
+        columns = [r[0] for r in backend.con.execute(f"DESCRIBE {name}").fetchall()]
+        select = ", ".join(f"{_ident(c)} AS {_ident(normalize_column(c))}" for c in columns)
+        return engine_view(
+            backend,
+            f"SELECT {select}, rowid + 1 AS {POS} FROM {name}",
+        )
+
+
+_names = itertools.count(1)
+
+
+def _ident(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
 
 
 def _first_line(exc: Exception) -> str:
@@ -100,9 +159,7 @@ def _first_line(exc: Exception) -> str:
 # ---------------------------------------------------------------------- PostgreSQL
 def read_postgres(url: str):
     """Read the canonical tables from a PostgreSQL database (see the module docstring)."""
-    from funnel_models.io import _redact
-
-    shown = _redact(url)
+    shown = redact(url)
     conninfo, schema, host, port = _pg_conninfo(url)
     try:
         import psycopg
@@ -136,7 +193,9 @@ def read_postgres(url: str):
     finally:
         con.close()
     label = f"{shown.split('?', 1)[0]}"
-    tables = {name: RawTable(df, f"{label} table {name}") for name, df in frames.items()}
+    tables: dict[str, RawRelation] = {
+        name: RawTable(df, f"{label} table {name}") for name, df in frames.items()
+    }
     for name in ("leads", "stage_events"):
         if name not in tables:
             raise FunnelDataError(
@@ -162,14 +221,8 @@ def _pg_conninfo(url: str) -> tuple[str, str, str, str]:
     try:
         port = str(parts.port or 5432)
     except ValueError:
-        raise FunnelDataError(f"{_redact_url(url)}: the port is not a number") from None
+        raise FunnelDataError(f"{redact(url)}: the port is not a number") from None
     return conninfo, schema, host, port
-
-
-def _redact_url(url: str) -> str:
-    from funnel_models.io import _redact
-
-    return _redact(url)
 
 
 def _pg_error(exc: Exception, url: str) -> str:

@@ -1,31 +1,46 @@
 """Folders of CSV / Parquet / Excel files, and Excel workbooks with a sheet per table.
 
-CSV and Parquet tables are read in chunks of :data:`CHUNK_ROWS` rows and
-validated chunk by chunk (:class:`~funnel_models.core.dataset.ChunkedTable`), so the
-raw rows of a large file are never all in memory at once. Excel sheets are read
-whole.
+CSV and Parquet files are read by DuckDB itself (:class:`CsvFile`,
+:class:`ParquetFile`): no row passes through pandas. Every path is read
+literally — brackets, ``*``, ``?``, quotes and spaces in a name are never a
+pattern — by giving DuckDB a private symbolic link to the file. Row numbers are
+Parquet's ``file_row_number`` and, for CSV, the order records are read in (1 =
+the first data row). CSV files are read as text, with the separator of their
+header line (``,``, ``;`` or tab), UTF-8 with or without a BOM or else
+Windows-1252, quoted values holding separators and line breaks, gzip when the
+name ends in ``.gz``; their attribute columns get the types pandas' CSV reader
+would give them. Excel sheets are read whole with pandas.
 """
 
 from __future__ import annotations
 
+import atexit
 import codecs
+import csv
 import gzip
+import io
+import itertools
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from funnel_models._errors import FunnelDataError
-from funnel_models.core.dataset import TABLES, ChunkedTable, RawTable
+from funnel_models.core.schema import (
+    POS,
+    TABLES,
+    RawRelation,
+    RawTable,
+    engine_view,
+    normalize_column,
+)
 
 _SUFFIXES = (".parquet", ".csv", ".csv.gz", ".xlsx")
-
-CHUNK_ROWS = 1_000_000
-"""Rows per chunk when a CSV or Parquet table is read (tests lower it)."""
 
 
 def read_folder(path: str | Path):
@@ -54,125 +69,130 @@ def read_folder(path: str | Path):
     return tables, str(folder), funnel_yaml if funnel_yaml.exists() else None
 
 
-def read_table_file(path: Path) -> RawTable | ChunkedTable:
-    """One table file: CSV (every column as text) and Parquet in chunks, Excel whole.
+def read_table_file(path: Path) -> RawRelation:
+    """One table file: CSV and Parquet read by the engine, Excel whole with pandas.
 
-    The file is opened and checked now; its rows are read while it is validated.
+    CSV files are checked now (empty, binary); their rows are read during validation.
     """
-    with _read_errors(path):
-        name = path.name.lower()
-        if name.endswith(".xlsx"):
-            return RawTable(pd.read_excel(path, dtype=object), str(path))
-        if name.endswith(".parquet"):
-            import pyarrow.parquet as pq
-
-            parquet = pq.ParquetFile(path)
-            frames = _parquet_frames(path, parquet, _null_widened_types(parquet), CHUNK_ROWS)
-            return ChunkedTable(frames, str(path))
-        frames = _csv_frames(path, _csv_options(path), CHUNK_ROWS)
-        return ChunkedTable(frames, str(path), text_attributes=True)
+    name = path.name.lower()
+    if name.endswith(".xlsx"):
+        with _read_errors(path):
+            return RawTable(pd.read_excel(path, dtype=object), str(path), path=path)
+    if name.endswith(".parquet"):
+        return ParquetFile(path)
+    return CsvFile(path)
 
 
-def _parquet_frames(path: Path, parquet, widened: dict[str, Any], chunk_rows: int):
-    """The record batches of a Parquet file as DataFrames typed as if it were read whole."""
-    import pyarrow as pa
+# ---------------------------------------------------------------------- engine readers
+class ParquetFile(RawRelation):
+    """A Parquet file read by DuckDB; row numbers from the file's own order."""
 
-    with _read_errors(path), parquet:
-        if parquet.metadata.num_rows == 0:
-            yield parquet.schema_arrow.empty_table().to_pandas()
-        for batch in parquet.iter_batches(batch_size=chunk_rows):
-            frame = pa.Table.from_batches([batch]).to_pandas()
-            del batch
-            for column, dtype in widened.items():
-                if column in frame.columns and _is_numpy_int_or_bool(frame[column].dtype):
-                    frame[column] = frame[column].astype(dtype)
-            yield frame
-            del frame  # hold no chunk while the next one is read
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.source = str(path)
 
-
-def _null_widened_types(parquet) -> dict[str, Any]:
-    """Integer and boolean columns that hold a null somewhere, with their pandas type.
-
-    pandas reads such a column as float64 (integers) or object (booleans) when
-    the part it reads holds a null, else as int64 or bool: every chunk gets the
-    type the whole file would get. Null counts come from the Parquet statistics,
-    or from reading the column when a writer left them out.
-    """
-    import pyarrow as pa
-
-    meta = parquet.metadata
-    leaves = {meta.schema.column(j).path: j for j in range(meta.num_columns)}
-    widened = {}
-    for field in parquet.schema_arrow:
-        kind = field.type
-        if field.name not in leaves or not (pa.types.is_integer(kind) or pa.types.is_boolean(kind)):
-            continue
-        stats = [
-            meta.row_group(g).column(leaves[field.name]).statistics
-            for g in range(meta.num_row_groups)
-        ]
-        if all(s is not None and s.has_null_count for s in stats):
-            has_null = any(s.null_count for s in stats)
-        else:
-            has_null = parquet.read(columns=[field.name]).column(0).null_count > 0
-        if has_null:
-            widened[field.name] = pa.nulls(1, kind).to_pandas().dtype
-    return widened
+    def relation(self, backend):
+        link = _literal(self.path)
+        with _read_errors(self.path):
+            names = [
+                r[0]
+                for r in backend.con.execute(
+                    f"DESCRIBE SELECT * FROM read_parquet({_str(link)})"
+                ).fetchall()
+            ]
+            columns = _renamed(names, self.source)
+            sql = (
+                f"SELECT {columns}, file_row_number + 1 AS {POS} "
+                f"FROM read_parquet({_str(link)}, file_row_number = true)"
+            )
+            return engine_view(backend, sql)
 
 
-def _is_numpy_int_or_bool(dtype) -> bool:
-    return isinstance(dtype, np.dtype) and dtype.kind in "iub"
+class CsvFile(RawRelation):
+    """A CSV file read by DuckDB as text (see the module docstring)."""
+
+    text_only = True
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.source = str(path)
+        self.delimiter, self.encoding, self.header = _sniff(self.path)
+
+    def relation(self, backend):
+        con = backend.con
+        table = self._copied(f"fm_csv_{next(_names)}")
+        with _read_errors(self.path):
+            try:
+                self._read(con, table, _literal(self.path) if self.encoding == "utf-8" else None)
+            except Exception as exc:
+                if "Invalid unicode" not in str(exc):
+                    raise
+                # Not UTF-8 after all (found past the first megabyte): Windows-1252.
+                con.execute(f"DROP TABLE IF EXISTS {table}")
+                self.encoding = "cp1252"
+                self._read(con, table, None)
+        names = ", ".join(
+            f"c{i} AS {_ident(n)}" for i, n in enumerate(_unique(self.header, self.source))
+        )
+        return engine_view(
+            backend,
+            f"SELECT {names}, rowid + 1 AS {POS} FROM {table}",
+        )
+
+    def _read(self, con, table: str, file: Path | None) -> None:
+        """Read the file into a temporary table (its insertion order gives the row numbers)."""
+        if file is None:
+            file = _transcoded(self.path, self.encoding)
+        columns = {f"c{i}": "VARCHAR" for i in range(len(self.header))}
+        options = (
+            f"header = true, auto_detect = false, columns = $columns, "
+            f"delim = {_str(self.delimiter)}, quote = '\"', escape = '\"', compression = 'auto'"
+        )
+        try:
+            con.execute(
+                f"CREATE TEMP TABLE {table} AS SELECT * FROM read_csv({_str(file)}, {options})",
+                {"columns": columns},
+            )
+        except Exception as exc:
+            text = str(exc)
+            if "Expected Number of Columns" not in text or _found_columns(exc) > len(columns):
+                raise
+            # Short rows are padded with missing values, as pandas reads them; the
+            # parallel reader cannot pad and keep quoted line breaks, so read serially.
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+            con.execute(
+                f"CREATE TEMP TABLE {table} AS SELECT * FROM read_csv({_str(file)}, "
+                f"{options}, null_padding = true, parallel = false)",
+                {"columns": columns},
+            )
 
 
-def _csv_frames(path: Path, options: dict[str, Any], chunk_rows: int) -> Iterator[pd.DataFrame]:
-    """A CSV file's rows, every column as text (``string``), ``chunk_rows`` at a time."""
-    import pyarrow as pa
-
-    # Arrow text straight from the parser is ~8x faster than dtype="string", which
-    # builds Python strings first; it becomes "string" without a copy.
-    text = pd.ArrowDtype(pa.large_string())
-    with (
-        _read_errors(path),
-        pd.read_csv(path, dtype=text, chunksize=chunk_rows, **options) as reader,
-    ):
-        for frame in reader:
-            yield frame.astype("string")
-            del frame  # hold no chunk while the next one is read
+_names = itertools.count(1)
 
 
-def read_csv_tolerant(path: Path, *, dtype=None) -> pd.DataFrame:
-    """Read a CSV the way real CRM exports come: BOM or Windows-1252, ``,``/``;``/tab.
+def _sniff(path: Path) -> tuple[str, str, list[str]]:
+    """The separator, the likely encoding and the header of a CSV file (one-line errors).
 
-    Blank cells are missing; ``dtype`` is passed to pandas (``str`` reads all as text).
-    Quoted values may hold separators and line breaks.
-    """
-    path = Path(path)
-    with _read_errors(path):
-        return pd.read_csv(path, dtype=dtype, **_csv_options(path))
-
-
-def _csv_options(path: Path) -> dict[str, Any]:
-    """pandas options for a CSV file: its separator and encoding; blank = missing.
-
-    The separator is the most frequent of ``,`` ``;`` tab in the header line.
-    The encoding is UTF-8 (a BOM is dropped) when the whole file decodes as
-    UTF-8, else Windows-1252; the file is scanned once here so that reading it
-    in chunks never finds out halfway.
+    The encoding is UTF-8 unless the first megabyte is not; DuckDB checks the rest.
     """
     opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rb") as handle:
-        head = handle.read(65536)
-        if b"\x00" in head:
-            raise FunnelDataError(f"{path}: binary content, not a CSV file")
-        first = head.split(b"\n", 1)[0]
-        sep = max((b",", b";", b"\t"), key=first.count).decode()
-        utf8 = _decodes_as_utf8(head, handle)
-    return {
-        "sep": sep,
-        "encoding": "utf-8-sig" if utf8 else "cp1252",
-        "keep_default_na": False,
-        "na_values": [""],
-    }
+    with _read_errors(path), opener(path, "rb") as handle:
+        head = handle.read(1 << 20)
+    if not head:
+        raise FunnelDataError(f"{path}: the file is empty (no header row)")
+    if b"\x00" in head[:65536]:
+        raise FunnelDataError(f"{path}: binary content, not a CSV file")
+    try:
+        text = codecs.getincrementaldecoder("utf-8-sig")().decode(head)
+        encoding = "utf-8"
+    except UnicodeDecodeError:
+        text, encoding = head.decode("cp1252", errors="replace"), "cp1252"
+    first = text.split("\n", 1)[0]
+    delimiter = max((",", ";", "\t"), key=first.count)
+    header = next(csv.reader(io.StringIO(text), delimiter=delimiter, quotechar='"'), [])
+    if not header or not any(h.strip() for h in header):
+        raise FunnelDataError(f"{path}: the file is empty (no header row)")
+    return delimiter, encoding, header
 
 
 def _decodes_as_utf8(head: bytes, handle) -> bool:
@@ -188,6 +208,102 @@ def _decodes_as_utf8(head: bytes, handle) -> bool:
     return True
 
 
+def _unique(header: list[str], source: str) -> list[str]:
+    """Header names without white space or BOM; a name given twice is an error."""
+    names = [normalize_column(h) for h in header]
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise FunnelDataError(f"{source}: column {name!r} appears twice; keep one")
+        seen.add(name)
+    return names
+
+
+def _renamed(names: list[str], source: str) -> str:
+    """``SELECT`` list giving each column its normalised name."""
+    return ", ".join(
+        f"{_ident(old)} AS {_ident(new)}"
+        for old, new in zip(names, _unique(names, source), strict=True)
+    )
+
+
+def _found_columns(exc: Exception) -> int:
+    text = str(exc)
+    try:
+        return int(text.split("Found: ", 1)[1].split()[0])
+    except (IndexError, ValueError):
+        return 0
+
+
+# ---------------------------------------------------------------------- literal paths
+_links: Path | None = None
+
+
+def _literal(path: Path) -> Path:
+    """A path DuckDB reads literally: a private symbolic link with a plain name.
+
+    DuckDB reads ``[``, ``*``, ``?`` and ``{`` in a path as a glob pattern; the
+    link's name has none of them, whatever the file is called.
+    """
+    global _links
+    if _links is None:
+        _links = Path(tempfile.mkdtemp(prefix="funnel_models_files_"))
+        atexit.register(shutil.rmtree, _links, ignore_errors=True)
+    path = Path(path)
+    if not path.exists():
+        raise FunnelDataError(f"{path}: no such file")
+    suffix = "".join(s for s in path.suffixes[-2:] if s.lower() in (".csv", ".gz", ".parquet"))
+    link = _links / f"f{next(_names)}{suffix.lower()}"
+    link.symlink_to(path.resolve())
+    return link
+
+
+def _transcoded(path: Path, encoding: str) -> Path:
+    """A UTF-8 copy of a text file in another encoding (CRM exports in Windows-1252)."""
+    _literal(path)  # creates the private folder
+    assert _links is not None
+    out = _links / f"f{next(_names)}.csv"
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as src, open(out, "wb") as dst:
+        reader = codecs.getreader(encoding)(src, errors="replace")
+        for block in iter(partial(reader.read, 1 << 22), ""):
+            dst.write(block.encode("utf-8"))
+    return out
+
+
+def _ident(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def _str(text: Any) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+# ---------------------------------------------------------------------- pandas readers
+def read_csv_tolerant(path: Path, *, dtype=None) -> pd.DataFrame:
+    """Read a small CSV export with pandas the way real CRM exports come.
+
+    BOM or Windows-1252, ``,``/``;``/tab; blank cells are missing; ``dtype`` is
+    passed to pandas (``str`` reads all as text). Quoted values may hold
+    separators and line breaks.
+    """
+    path = Path(path)
+    delimiter, _, _ = _sniff(path)
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with _read_errors(path), opener(path, "rb") as handle:
+        utf8 = _decodes_as_utf8(handle.read(1 << 20), handle)
+    encoding = "utf-8" if utf8 else "cp1252"
+    with _read_errors(path):
+        return pd.read_csv(
+            path,
+            dtype=dtype,
+            sep=delimiter,
+            encoding="utf-8-sig" if encoding == "utf-8" else encoding,
+            keep_default_na=False,
+            na_values=[""],
+        )
+
+
 @contextmanager
 def _read_errors(path: Path) -> Iterator[None]:
     """Any error met reading a table file, as one FunnelDataError that names the file."""
@@ -201,7 +317,10 @@ def _read_errors(path: Path) -> Iterator[None]:
         raise FunnelDataError(f"{path}: malformed CSV ({_short(exc)})") from None
     except pd.errors.EmptyDataError:
         raise FunnelDataError(f"{path}: the file is empty (no header row)") from None
-    except Exception as exc:  # OS, pyarrow and parser errors of many kinds
+    except Exception as exc:  # OS, DuckDB, pyarrow and parser errors of many kinds
+        text = str(exc)
+        if "CSV Error" in text or "Expected Number of Columns" in text:
+            raise FunnelDataError(f"{path}: malformed CSV ({_short(exc)})") from None
         raise FunnelDataError(f"{path}: cannot read it ({_short(exc)})") from None
 
 
@@ -217,7 +336,7 @@ def read_workbook(path: str | Path):
     for name in TABLES:
         if name in by_name:
             sheet, frame = by_name[name]
-            tables[name] = RawTable(frame, f"{path} sheet {sheet!r}")
+            tables[name] = RawTable(frame, f"{path} sheet {sheet!r}", path=path)
     if "leads" not in tables or "stage_events" not in tables:
         raise FunnelDataError(
             f"{path}: needs sheets named 'leads' and 'stage_events' "
@@ -227,5 +346,6 @@ def read_workbook(path: str | Path):
 
 
 def _short(exc: Exception) -> str:
-    text = " ".join(str(exc).split())
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    text = " ".join(" ".join(lines[:3]).split())
     return text[:200] or type(exc).__name__
